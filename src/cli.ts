@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+/**
+ * The `distill` command line: one subcommand per pipeline stage. Thin by design: each stage's
+ * `command.ts` parses its flags and calls the library; this file maps errors to exit codes.
+ */
+import { Command, CommanderError } from "commander";
+import { UserError } from "./util/errors.ts";
+
+const program = new Command()
+  .name("distill")
+  .description(
+    "Distil a reasoning teacher into a small student: generate → filter → mix → train → eval → export",
+  )
+  .version("0.1.0")
+  .showHelpAfterError()
+  .exitOverride();
+
+// Stage commands are registered here, one line each, in pipeline order.
+const stages: Command[] = [];
+for (const stage of stages) program.addCommand(stage);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+  if (err instanceof UserError) {
+    process.stderr.write(`distill: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
