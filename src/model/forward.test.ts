@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Decoder, logSoftmax } from "./forward.ts";
+import { generate } from "./generate.ts";
+import { randomModel } from "./model.ts";
+import { type ArchName, tinyConfig } from "./testModels.ts";
+
+const archs: ArchName[] = ["qwen2", "qwen3", "llama"];
+const tokens = Array.from({ length: 20 }, (_, i) => (i * 37 + 11) % 97);
+
+for (const arch of archs) {
+  test(`${arch}: decoding token by token with the KV cache gives the full-sequence logits`, () => {
+    const model = randomModel(tinyConfig(arch, { vocab_size: 97 }), { seed: 7, std: 0.2 });
+    const dec = new Decoder(model);
+    const full = dec.logits(tokens);
+    const cache = dec.newCache(4); // small on purpose: the cache must grow
+    // Prefill a prefix in one call, then one token at a time.
+    let maxDiff = 0;
+    const prefix = 7;
+    const first = dec.forward(tokens.slice(0, prefix), cache, { allLogits: true });
+    for (let i = 0; i < prefix * 97; i++) maxDiff = Math.max(maxDiff, Math.abs(first[i] - full[i]));
+    for (let t = prefix; t < tokens.length; t++) {
+      const row = dec.forward([tokens[t]], cache);
+      for (let j = 0; j < 97; j++) maxDiff = Math.max(maxDiff, Math.abs(row[j] - full[t * 97 + j]));
+    }
+    assert.ok(maxDiff < 1e-5, `max diff ${maxDiff}`);
+    // Causality: a later token never changes an earlier position's logits.
+    const changed = dec.logits([...tokens.slice(0, 10), 5, 6]);
+    for (let i = 0; i < 10 * 97; i++) assert.equal(changed[i], full[i]);
+    // Random weights of this scale give distinct, non-uniform next-token distributions.
+    const lp = logSoftmax(full.subarray(0, 97));
+    assert.ok(Math.max(...lp) - Math.min(...lp) > 0.5);
+  });
+}
+
+test("generation: greedy is deterministic, sampling follows the seed, stop tokens end it", () => {
+  const model = randomModel(tinyConfig("qwen3", { vocab_size: 97 }), { seed: 1, std: 0.3 });
+  const dec = new Decoder(model);
+  const greedy = generate(dec, [1, 2, 3], { maxTokens: 12 });
+  assert.equal(greedy.tokens.length, 12);
+  assert.equal(greedy.finishReason, "length");
+  // The greedy token is the argmax of the logits after the prompt.
+  const row = dec.logits([1, 2, 3]).subarray(2 * 97, 3 * 97);
+  assert.equal(greedy.tokens[0], row.indexOf(Math.max(...row)));
+  assert.deepEqual(generate(dec, [1, 2, 3], { maxTokens: 12 }).tokens, greedy.tokens);
+  const a = generate(dec, [1, 2, 3], { maxTokens: 30, temperature: 1.5, seed: 4 });
+  const b = generate(dec, [1, 2, 3], { maxTokens: 30, temperature: 1.5, seed: 4 });
+  const c = generate(dec, [1, 2, 3], { maxTokens: 30, temperature: 1.5, seed: 5 });
+  assert.deepEqual(a.tokens, b.tokens);
+  assert.notDeepEqual(a.tokens, c.tokens);
+  // topP tiny keeps only the most likely token: sampling turns greedy.
+  assert.deepEqual(
+    generate(dec, [1, 2, 3], { maxTokens: 12, temperature: 1, topP: 1e-9, seed: 9 }).tokens,
+    greedy.tokens,
+  );
+  const stopAt = greedy.tokens[3];
+  const stopped = generate(dec, [1, 2, 3], { maxTokens: 12, stopTokens: [stopAt] });
+  assert.equal(stopped.finishReason, "stop");
+  assert.equal(stopped.tokens.at(-1), stopAt);
+  assert.ok(stopped.tokens.length <= 4);
+});

@@ -1,0 +1,111 @@
+/**
+ * Token generation over the inference decoder: greedy (temperature 0) or sampled (temperature,
+ * top-k, top-p, seed), stopping at stop tokens, a token budget, or the context length.
+ */
+import { Decoder, type KvCache } from "./forward.ts";
+import type { Model } from "./model.ts";
+import { Rng } from "./rng.ts";
+
+export interface GenerateOptions {
+  /** Most new tokens to produce (default 256). */
+  maxTokens?: number;
+  /** 0 (default) is greedy decoding. */
+  temperature?: number;
+  /** Nucleus sampling: keep the smallest set of tokens whose probability reaches topP (default 1). */
+  topP?: number;
+  /** Keep only the k most likely tokens (default 0: all). */
+  topK?: number;
+  /** Seed of the sampler; the same seed and prompt give the same tokens (default 0). */
+  seed?: number;
+  /** Generation ends after emitting one of these ids (it is included in `tokens`). */
+  stopTokens?: readonly number[];
+  /** Called with each new token; return false to stop early. */
+  onToken?: (token: number) => boolean | undefined;
+}
+
+export interface GenerateResult {
+  /** The new tokens (not the prompt), including the stop token when one ended generation. */
+  tokens: number[];
+  finishReason: "stop" | "length";
+  promptTokens: number;
+}
+
+/** Generates a continuation of `prompt`. Accepts a Model or a Decoder (reuse one across many prompts). */
+export function generate(
+  model: Model | Decoder,
+  prompt: readonly number[],
+  opts: GenerateOptions = {},
+): GenerateResult {
+  const decoder = model instanceof Decoder ? model : new Decoder(model);
+  const maxTokens = opts.maxTokens ?? 256;
+  const stop = new Set(opts.stopTokens ?? []);
+  const rng = new Rng(opts.seed ?? 0);
+  const budget = Math.min(maxTokens, decoder.maxPositions - prompt.length);
+  const cache: KvCache = decoder.newCache(
+    Math.min(prompt.length + Math.max(budget, 1), decoder.maxPositions),
+  );
+  const tokens: number[] = [];
+  if (budget <= 0) return { tokens, finishReason: "length", promptTokens: prompt.length };
+  let logits = decoder.forward(prompt, cache);
+  for (;;) {
+    const next = sampleToken(logits, opts, rng);
+    tokens.push(next);
+    if (stop.has(next)) return { tokens, finishReason: "stop", promptTokens: prompt.length };
+    if (opts.onToken && opts.onToken(next) === false) break;
+    if (tokens.length >= budget) break;
+    logits = decoder.forward([next], cache);
+  }
+  return { tokens, finishReason: "length", promptTokens: prompt.length };
+}
+
+/** Picks the next token from one row of logits (vocab). Ties in greedy mode go to the lowest id. */
+export function sampleToken(
+  logits: Float32Array,
+  opts: Pick<GenerateOptions, "temperature" | "topP" | "topK">,
+  rng: Rng,
+): number {
+  const temperature = opts.temperature ?? 0;
+  if (temperature <= 0) return argmax(logits);
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  const probs = new Float64Array(logits.length);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const p = Math.exp((logits[i] - max) / temperature);
+    probs[i] = p;
+    sum += p;
+  }
+  const topP = opts.topP ?? 1;
+  const topK = opts.topK ?? 0;
+  let candidates: number[];
+  if (topP < 1 || (topK > 0 && topK < logits.length)) {
+    // Sort ids by probability (descending, ties by id) and cut by k, then by cumulative mass.
+    const order = Array.from({ length: logits.length }, (_, i) => i).sort(
+      (a, b) => probs[b] - probs[a] || a - b,
+    );
+    const k = topK > 0 ? Math.min(topK, order.length) : order.length;
+    candidates = [];
+    let mass = 0;
+    for (let i = 0; i < k; i++) {
+      candidates.push(order[i]);
+      mass += probs[order[i]] / sum;
+      if (mass >= topP) break;
+    }
+  } else {
+    candidates = Array.from({ length: logits.length }, (_, i) => i);
+  }
+  let total = 0;
+  for (const id of candidates) total += probs[id];
+  let r = rng.next() * total;
+  for (const id of candidates) {
+    r -= probs[id];
+    if (r <= 0) return id;
+  }
+  return candidates[candidates.length - 1];
+}
+
+export function argmax(logits: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+  return best;
+}
