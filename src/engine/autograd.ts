@@ -1,0 +1,100 @@
+/**
+ * Float32 tensors and a reverse-mode tape. Ops (ops.ts) compute their output eagerly and, when an input
+ * needs a gradient, push a closure that adds the input gradients given the output gradient. `backward`
+ * runs the closures newest first and frees each activation (data and gradient) right after the closure
+ * that consumed it, so peak memory is the forward's activations, never forward + all their gradients.
+ */
+
+export class Tensor {
+  /** Gradient with the same size as data, allocated (zeroed) on first use; null = no gradient yet. */
+  grad: Float32Array | null = null;
+  constructor(
+    public data: Float32Array,
+    readonly shape: readonly number[],
+    /** True for parameters (leaves that keep their gradient) and for outputs of ops on them. */
+    public requiresGrad = false,
+  ) {
+    let n = 1;
+    for (const s of shape) n *= s;
+    if (n !== data.length) throw new Error(`tensor shape [${shape}] needs ${n} values, got ${data.length}`);
+  }
+
+  get size(): number {
+    return this.data.length;
+  }
+
+  /** The gradient buffer, created as zeros when absent (backward kernels add into it). */
+  gradBuffer(): Float32Array {
+    if (!this.grad) this.grad = new Float32Array(this.data.length);
+    return this.grad;
+  }
+
+  static zeros(shape: readonly number[], requiresGrad = false): Tensor {
+    let n = 1;
+    for (const s of shape) n *= s;
+    return new Tensor(new Float32Array(n), shape, requiresGrad);
+  }
+}
+
+const freed = new Float32Array(0);
+
+interface Entry {
+  out: Tensor;
+  backward: () => void;
+}
+
+export class Tape {
+  private entries: Entry[] = [];
+  /** Activations are dropped after backward unless listed here (e.g. the hidden state a caller reads). */
+  private keepers = new Set<Tensor>();
+
+  /** recording = false: an inference tape, ops keep no closures and no saved activations. */
+  constructor(readonly recording = true) {}
+
+  /** Whether an op with these inputs must record a backward closure. */
+  needsGrad(...inputs: Tensor[]): boolean {
+    return this.recording && inputs.some((t) => t.requiresGrad);
+  }
+
+  /** Called by ops: out gets a gradient and `backward` will propagate it to the op's inputs. */
+  record(out: Tensor, backward: () => void): void {
+    out.requiresGrad = true;
+    this.entries.push({ out, backward });
+  }
+
+  /** Keeps a tensor's data alive through backward. */
+  keep(t: Tensor): void {
+    this.keepers.add(t);
+  }
+
+  /**
+   * Backpropagates from `root` (a scalar by default; pass `seed` for any other shape) and frees the
+   * tape. Parameter gradients accumulate across calls, which is gradient accumulation; zero them
+   * between optimizer steps.
+   */
+  backward(root: Tensor, seed?: Float32Array): void {
+    if (!root.requiresGrad) throw new Error("backward: the root does not depend on any parameter");
+    const g = root.gradBuffer();
+    if (seed) g.set(seed);
+    else g.fill(1);
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      const { out, backward } = this.entries[i]!;
+      if (out.grad) backward();
+      out.grad = null;
+      if (!this.keepers.has(out)) out.data = freed;
+    }
+    this.entries = [];
+    this.keepers.clear();
+  }
+
+  /** Drops recorded closures without running them (e.g. after an evaluation-only forward). */
+  clear(): void {
+    this.entries = [];
+    this.keepers.clear();
+  }
+}
+
+/** Adds src into dst elementwise (the usual gradient accumulation). */
+export function addInto(dst: Float32Array, src: Float32Array): void {
+  for (let i = 0; i < dst.length; i++) dst[i]! += src[i]!;
+}

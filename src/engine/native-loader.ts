@@ -1,0 +1,53 @@
+/**
+ * Loads the native kernel addon (src/engine/native/build/kernels.node, made by `npm run build:kernels`)
+ * when it exists and this CPU can run it; returns null otherwise so the engine falls back to JS.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
+import type { Kernels } from "./kernels.ts";
+
+export const nativeAddonPath = fileURLToPath(new URL("./native/build/kernels.node", import.meta.url));
+
+interface NativeAddon extends Omit<Kernels, "name"> {
+  setThreads(n: number): void;
+}
+
+/** The addon is built for x86-64-v3 (AVX2+FMA); refuse it on CPUs without those rather than crash. */
+function cpuSupported(): boolean {
+  if (process.arch !== "x64") return false;
+  try {
+    const flags = readFileSync("/proc/cpuinfo", "utf8").match(/^flags\s*:(.*)$/m)?.[1] ?? "";
+    return [" avx2", " fma", " f16c", " bmi2"].every((f) => flags.includes(`${f} `) || flags.endsWith(f));
+  } catch {
+    return false;
+  }
+}
+
+export function loadNativeKernels(): Kernels | null {
+  if (!existsSync(nativeAddonPath) || !cpuSupported()) return null;
+  let addon: NativeAddon;
+  try {
+    addon = createRequire(import.meta.url)(nativeAddonPath) as NativeAddon;
+  } catch {
+    return null;
+  }
+  const threads = Number(process.env.DISTILLERY_THREADS) || availableParallelism();
+  addon.setThreads(threads);
+  return {
+    name: "native",
+    gemm: addon.gemm,
+    attentionForward: addon.attentionForward,
+    attentionBackward: addon.attentionBackward,
+    rmsnormForward: addon.rmsnormForward,
+    rmsnormBackward: addon.rmsnormBackward,
+    rope: addon.rope,
+    swigluForward: addon.swigluForward,
+    swigluBackward: addon.swigluBackward,
+    crossEntropy: addon.crossEntropy,
+    adamw: addon.adamw,
+    sumSquares: addon.sumSquares,
+    scale: addon.scale,
+  };
+}
