@@ -70,9 +70,9 @@ export function trainBpeTokenizer(texts: Iterable<string>, opts: BpeTrainOptions
       const k = key(s[i], s[i + 1]);
       pairCount.set(k, (pairCount.get(k) ?? 0) + sign * freqs[w]);
       if (sign > 0) {
-        let set = pairWords.get(k);
-        if (!set) pairWords.set(k, (set = new Set()));
-        set.add(w);
+        const set = pairWords.get(k);
+        if (set) set.add(w);
+        else pairWords.set(k, new Set([w]));
       }
     }
   };
