@@ -1,0 +1,228 @@
+/**
+ * Answer extraction: finds the part of a completion (or a gold solution) that states the final
+ * answer. Candidates come best-first; the verifier parses them in order and keeps the first that
+ * parses, so a broken `\boxed{` does not hide a clean "final answer is $…$" after it.
+ *
+ * Order (most explicit first): the template's answer part (`<answer>…</answer>`, markers
+ * configurable), the last `\boxed{…}`/`\fbox{…}` (nested braces; adjacent boxes joined into a list),
+ * `#### N`, "final answer … is …" / "final answer: …", "the answer is …" / "answer: …", the whole text
+ * when it is a bare expression, then math spans and plain numbers, rightmost first.
+ */
+
+export interface ExtractOptions {
+  /** Opening marker of the template's answer part. @default "<answer>" */
+  answerStart?: string;
+  /** Closing marker of the template's answer part. @default "</answer>" */
+  answerEnd?: string;
+}
+
+export interface Candidate {
+  /** The answer text, LaTeX or plain, without math delimiters. */
+  text: string;
+  /** Where it came from; `math` means it was inside LaTeX math (affects `1,5`: list, not decimal). */
+  source: "boxed" | "hash" | "final" | "answer" | "whole" | "math" | "number";
+  math: boolean;
+}
+
+/** Index just past the `}` matching the `{` at `open`, or -1 when unbalanced. */
+export function matchBrace(text: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < text.length; i++) {
+    const c = text[i];
+    if (c === "\\") {
+      i++; // skip escaped char such as \{ or \}
+      continue;
+    }
+    if (c === "{") depth++;
+    else if (c === "}" && --depth === 0) return i + 1;
+  }
+  return -1;
+}
+
+interface Span {
+  start: number;
+  end: number;
+  inner: string;
+}
+
+/** All `\boxed{…}` / `\fbox{…}` spans, in order. An unbalanced one runs to the end of the text. */
+function boxedSpans(text: string): Span[] {
+  const spans: Span[] = [];
+  const re = /\\(?:boxed|fbox)\s*\{/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    const open = m.index + m[0].length - 1;
+    const end = matchBrace(text, open);
+    if (end < 0) {
+      spans.push({ start: m.index, end: text.length, inner: text.slice(open + 1) });
+      break;
+    }
+    spans.push({ start: m.index, end, inner: text.slice(open + 1, end - 1) });
+    re.lastIndex = end;
+  }
+  return spans;
+}
+
+// What may separate two boxes that together state one answer: "\boxed{-2} \quad\text{and}\quad \boxed{1}".
+const BOX_JOINER =
+  /^(?:\s|\\quad|\\qquad|\\text\{\s*(?:and|or|,)\s*\}|\band\b|\bor\b|[,;&$]|\\[()[\]]|\\\\|\\,)*$/;
+
+/** Math spans: $$…$$, \[…\], $…$ (one line), \(…\) (one line). */
+function mathSpans(text: string): Span[] {
+  const spans: Span[] = [];
+  const re =
+    /(?<!\\)\$\$([\s\S]+?)(?<!\\)\$\$|\\\[([\s\S]+?)\\\]|(?<![\\\d])\$((?:\\\$|[^\n$])+?)(?<!\\)\$|\\\(((?:[^\\\n]|\\(?!\)))+?)\\\)/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    const inner = m[1] ?? m[2] ?? m[3] ?? m[4] ?? "";
+    spans.push({ start: m.index, end: m.index + m[0].length, inner });
+  }
+  return spans;
+}
+
+const PERCENT_AFTER = /^\s*(?:\\?%|percent(?:age)?\b|pct\b)/i;
+
+function withPercent(text: string, inner: string, end: number): string {
+  return PERCENT_AFTER.test(text.slice(end, end + 16)) ? `${inner} \\%` : inner;
+}
+
+// A plain number in prose: thousands groups, decimal point or comma, a/b fractions, a percent.
+// The look-behind keeps "AZYUK2A" and "x2" from yielding 2; units after the number are allowed.
+const PLAIN_NUMBER =
+  /(?<![\w.\\^_{])(?:[$€£¥₹]\s?)?(-?(?:\d{1,3}(?:[ ,]\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?(?:\s*\/\s*\d+(?:[.,]\d+)?)?|\.\d+))(\s*(?:%|percent(?:age)?\b|pct\b))?/gi;
+
+function plainNumbers(text: string, from = 0, to = text.length): Span[] {
+  const spans: Span[] = [];
+  PLAIN_NUMBER.lastIndex = from;
+  for (let m = PLAIN_NUMBER.exec(text); m && m.index < to; m = PLAIN_NUMBER.exec(text)) {
+    spans.push({ start: m.index, end: m.index + m[0].length, inner: m[1] + (m[2] ? " \\%" : "") });
+  }
+  return spans;
+}
+
+/** First answer-like thing at the start of `segment`: boxed, math span, or number. */
+function firstAtom(segment: string): Candidate | null {
+  const lead = /^(?:[\s:*"'`“”]|\\")*/.exec(segment)?.[0].length ?? 0;
+  const rest = segment.slice(lead);
+  const boxed = /^\\(?:boxed|fbox)\s*\{/.exec(rest);
+  if (boxed) {
+    const end = matchBrace(rest, boxed[0].length - 1);
+    if (end > 0) return { text: rest.slice(boxed[0].length, end - 1), source: "final", math: true };
+  }
+  const spans = mathSpans(rest);
+  if (spans[0]?.start === 0) {
+    // "$12$ and $13$", "$1$, $2$, or $3$": one answer stated in several spans.
+    const parts = [withPercent(rest, spans[0].inner, spans[0].end)];
+    for (
+      let k = 1;
+      k < spans.length && /^\s*(?:,|,?\s*and|,?\s*or)\s*$/.test(rest.slice(spans[k - 1].end, spans[k].start));
+      k++
+    )
+      parts.push(withPercent(rest, spans[k].inner, spans[k].end));
+    return { text: parts.join(", "), source: "final", math: true };
+  }
+  const num = plainNumbers(rest)[0];
+  if (num && num.start === 0) return { text: num.inner, source: "final", math: false };
+  return null;
+}
+
+/** First answer-like thing anywhere in `segment` (math span or number, whichever comes first). */
+function firstAnywhere(segment: string): Candidate | null {
+  const math = mathSpans(segment)[0];
+  const num = plainNumbers(segment).find((n) => !math || n.start < math.start || n.start >= math.end);
+  if (math && (!num || math.start < num.start))
+    return { text: withPercent(segment, math.inner, math.end), source: "answer", math: true };
+  return num ? { text: num.inner, source: "answer", math: false } : null;
+}
+
+/** "final answer is X", "final answer: … is X", "the answer is X", "answer: X" (last occurrence). */
+function phraseCandidates(text: string): (Candidate & { at: number })[] {
+  const out: (Candidate & { at: number })[] = [];
+  for (const [re, source] of [
+    [/final answer/gi, "final"],
+    [/\banswer\b/gi, "answer"],
+  ] as const) {
+    const hits = [...text.matchAll(re)];
+    const last = hits[hits.length - 1];
+    if (!last) continue;
+    let segment = text.slice(last.index + last[0].length, last.index + last[0].length + 400);
+    const stop = /I hope|<\|im_(?:start|end)\|>|\n\s*\n/.exec(segment);
+    if (stop) segment = segment.slice(0, stop.index);
+    // "is X" nearest the phrase wins: "The volume of $ABCDEFGH$ is 120."
+    let found: Candidate | null = null;
+    for (const is of segment.matchAll(/\b(?:is|are|be|equals?)\b|=/g)) {
+      if (is.index > 150) break;
+      found = firstAtom(segment.slice(is.index + is[0].length));
+      if (found) break;
+    }
+    found ??= firstAtom(segment) ?? firstAnywhere(segment.slice(0, 120));
+    if (found) out.push({ ...found, source, at: last.index });
+  }
+  return out;
+}
+
+// Prose: two or more words of three letters or more that are not LaTeX commands.
+const PROSE = /(?<![\\a-zA-Z])[a-zA-Z]{3,}\b[^a-zA-Z\\]+(?<![\\a-zA-Z])[a-zA-Z]{3,}\b/;
+
+function stripTemplate(text: string, options: ExtractOptions): string {
+  const start = options.answerStart ?? "<answer>";
+  const end = options.answerEnd ?? "</answer>";
+  const at = start ? text.lastIndexOf(start) : -1;
+  if (at < 0) return text;
+  const body = text.slice(at + start.length);
+  const close = end ? body.indexOf(end) : -1;
+  return close >= 0 ? body.slice(0, close) : body;
+}
+
+/** Answer candidates of `text`, best first (see the module comment for the order). */
+export function extractCandidates(text: string, options: ExtractOptions = {}): Candidate[] {
+  const body = stripTemplate(text, options);
+  const out: Candidate[] = [];
+  const boxes = boxedSpans(body);
+  if (boxes.length > 0) {
+    let first = boxes.length - 1;
+    while (first > 0 && BOX_JOINER.test(body.slice(boxes[first - 1].end, boxes[first].start))) first--;
+    const inner = boxes
+      .slice(first)
+      .map((b) => b.inner.replace(/(?<!\\)\$/g, " "))
+      .join(", ");
+    const last = boxes[boxes.length - 1];
+    out.push({ text: withPercent(body, inner, last.end), source: "boxed", math: true });
+  }
+  const hash = /####\s*([^\n]+)\s*$/.exec(body);
+  if (hash) out.push({ text: hash[1].trim(), source: "hash", math: false });
+  // A "final answer is …" stated after the last box is the later word: it goes first.
+  const lastBoxEnd = boxes.length > 0 ? boxes[boxes.length - 1].end : -1;
+  for (const { at, ...c } of phraseCandidates(body)) {
+    if (c.source === "final" && lastBoxEnd >= 0 && at > lastBoxEnd) out.unshift(c);
+    else out.push(c);
+  }
+  const trimmed = body.trim().replace(/[.。]$/, "");
+  if (
+    trimmed.length > 0 &&
+    trimmed.length < 400 &&
+    !PROSE.test(trimmed.replace(/\\[a-zA-Z]+(\{[^}]*\})?/g, " "))
+  ) {
+    const bare = trimmed.replace(/^\$+|\$+$/g, "");
+    out.push({ text: bare, source: "whole", math: /[\\^{}]/.test(bare) || trimmed.startsWith("$") });
+  }
+  // Rightmost math span or plain number (numbers inside math spans are not counted twice).
+  const maths = mathSpans(body);
+  const plain: (Span & { math: boolean })[] = maths.map((s) => ({
+    ...s,
+    inner: withPercent(body, s.inner, s.end),
+    math: true,
+  }));
+  let from = 0;
+  for (const s of [...maths, { start: body.length, end: body.length, inner: "" }]) {
+    for (const n of plainNumbers(body, from, s.start))
+      if (n.end <= s.start) plain.push({ ...n, math: false });
+    from = s.end;
+  }
+  plain.sort((a, b) => b.end - a.end || a.start - b.start);
+  for (const s of plain) out.push({ text: s.inner, source: s.math ? "math" : "number", math: s.math });
+  return out;
+}
+
+/** The best answer candidate's text, or null when the text states nothing answer-like. */
+export function extractAnswer(text: string, options: ExtractOptions = {}): string | null {
+  return extractCandidates(text, options)[0]?.text ?? null;
+}
