@@ -1,0 +1,109 @@
+/**
+ * The issue's "Done when" check: a tiny random model of each architecture, exported to GGUF and run by
+ * llama.cpp (node-llama-cpp 3.21.1, CPU), gives the same next-token log-probabilities as this project's
+ * forward pass on the same 64 tokens, and the same greedy continuation.
+ * llama.cpp runs with an F32 KV cache and without flash attention: both default to F16 arithmetic on
+ * CPU, which alone moves log-probabilities by ~5e-3.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { getLlama, type Llama, LlamaLogLevel, type Token } from "node-llama-cpp";
+import { architectures } from "./config.ts";
+import { Decoder, logSoftmax } from "./forward.ts";
+import { generate } from "./generate.ts";
+import { exportGguf } from "./ggufExport.ts";
+import { writeTinyGgufModel } from "./ggufTiny.ts";
+import type { ArchName } from "./testModels.ts";
+
+let llama: Llama;
+const root = mkdtempSync(join(tmpdir(), "distill-parity-"));
+before(async () => {
+  llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
+});
+after(async () => {
+  await llama.dispose();
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** llama.cpp's next-token log-probabilities after each of `tokens`, (T, V). */
+async function llamaLogProbs(path: string, tokens: number[], V: number) {
+  const model = await llama.loadModel({ modelPath: path });
+  const ctx = await model.createContext({
+    contextSize: 256,
+    threads: 1,
+    flashAttention: false,
+    experimentalKvCacheKeyType: "F32",
+    experimentalKvCacheValueType: "F32",
+  });
+  const seq = ctx.getSequence();
+  const res = await seq.controlledEvaluate(
+    tokens.map((t) => [t as Token, { generateNext: { probabilities: true } }] as const),
+  );
+  const out = res.map((r) => {
+    const probs = r?.next.probabilities;
+    assert.ok(probs && probs.size === V, "llama.cpp returned the whole distribution");
+    return Float64Array.from({ length: V }, (_, i) => Math.log(probs.get(i as Token) ?? 0));
+  });
+  await seq.clearHistory();
+  const greedy: number[] = [];
+  for await (const t of seq.evaluate(tokens.slice(0, 16) as Token[], { temperature: 0 })) {
+    greedy.push(t);
+    if (greedy.length === 24) break;
+  }
+  await model.dispose();
+  return { logProbs: out, greedy };
+}
+
+function maxAbsDiff(decoder: Decoder, tokens: number[], theirs: Float64Array[]): number {
+  const V = decoder.dims.vocab;
+  const logits = decoder.logits(tokens);
+  let max = 0;
+  tokens.forEach((_, p) => {
+    const ours = logSoftmax(logits.subarray(p * V, (p + 1) * V));
+    for (let i = 0; i < V; i++) max = Math.max(max, Math.abs(ours[i] - theirs[p][i]));
+  });
+  return max;
+}
+
+for (const arch of ["qwen2", "qwen3", "llama"] as ArchName[]) {
+  test(`${arch}: llama.cpp on the exported GGUF matches the TS forward pass`, async (t) => {
+    const tiny = writeTinyGgufModel(join(root, arch), { arch, seed: 11 });
+    const V = tiny.model.config.vocab_size;
+    assert.equal(V, 512);
+    const tokens = Array.from({ length: 64 }, (_, i) => (i * 37 + 11) % V);
+    const { logProbs, greedy } = await llamaLogProbs(tiny.ggufPath, tokens, V);
+    const decoder = new Decoder(tiny.model);
+    const diff = maxAbsDiff(decoder, tokens, logProbs);
+    // The distributions are far from uniform, so a small difference is a real agreement.
+    const first = logProbs[0];
+    assert.ok(Math.max(...first) - Math.min(...first) > 3, "random weights give a peaked distribution");
+    t.diagnostic(`${arch}: max |Δ logprob| over 64 positions × ${V} tokens = ${diff.toExponential(2)}`);
+    assert.ok(diff <= 1e-3, `max abs logprob difference ${diff}`);
+
+    const stop = [V - 7, V - 5]; // <|endoftext|>, <|im_end|>: llama.cpp ends (without yielding) on these
+    const ours = generate(decoder, tokens.slice(0, 16), { maxTokens: 24, stopTokens: stop }).tokens;
+    assert.ok(greedy.length >= 8, `llama.cpp generated ${greedy.length} tokens`);
+    assert.deepEqual(
+      greedy,
+      ours.filter((id) => !stop.includes(id)),
+    );
+  });
+}
+
+test("llama without the q/k permutation does not match: the permutation is what llama.cpp expects", async () => {
+  const tiny = writeTinyGgufModel(join(root, "llama-noperm"), { arch: "llama", seed: 11 });
+  const saved = architectures.llama.ggufPermuteQK;
+  architectures.llama.ggufPermuteQK = false;
+  try {
+    exportGguf(tiny.ggufPath, tiny.model, tiny.tokenizer);
+  } finally {
+    architectures.llama.ggufPermuteQK = saved;
+  }
+  const V = tiny.model.config.vocab_size;
+  const tokens = Array.from({ length: 64 }, (_, i) => (i * 37 + 11) % V);
+  const { logProbs } = await llamaLogProbs(tiny.ggufPath, tokens, V);
+  assert.ok(maxAbsDiff(new Decoder(tiny.model), tokens, logProbs) > 1e-2);
+});
