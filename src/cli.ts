@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { UserError } from "./util/errors.ts";
+import { verifyCommand } from "./verify/command.ts";
 
 const program = new Command()
   .name("distill")
@@ -16,7 +17,7 @@ const program = new Command()
   .exitOverride();
 
 // Stage commands are registered here, one line each, in pipeline order.
-const stages: Command[] = [];
+const stages: Command[] = [verifyCommand];
 for (const stage of stages) program.addCommand(stage);
 
 try {

@@ -1,2 +1,7 @@
 /** distillery's library API: one function per pipeline stage, plus the building blocks they share. */
 export { UserError } from "./util/errors.ts";
+export { isEquivalent, numbersClose, type Verdict, type VerifyOptions } from "./verify/equivalent.ts";
+export { type Candidate, type ExtractOptions, extractAnswer, extractCandidates } from "./verify/extract.ts";
+export { checkLinearEquationAnswer, parseLinearAnswer } from "./verify/linear.ts";
+export { parseAnswer, type Value } from "./verify/parse.ts";
+export { type VerifySummary, verifyFile } from "./verify/verify.ts";

@@ -1,0 +1,58 @@
+/** `distill verify`: answer equivalence over a JSON Lines file of gold/pred pairs. */
+import { Command, InvalidArgumentError } from "commander";
+import { verifyFile } from "./verify.ts";
+
+function decimalPlaces(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 15) throw new InvalidArgumentError("an integer from 0 to 15");
+  return n;
+}
+
+const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+export const verifyCommand = new Command("verify")
+  .description(
+    "check predicted answers against gold answers (numbers, LaTeX expressions, sets, intervals, matrices, relations); writes equivalent: true|false|null per line",
+  )
+  .requiredOption("--in <file>", "JSON Lines input: gold, pred [, precision, expected, category, …]")
+  .requiredOption("--out <file>", "JSON Lines output: the input lines plus equivalent")
+  .option(
+    "--precision <places>",
+    "decimal places for decimal answers (default: 6; a line's own precision wins)",
+    decimalPlaces,
+  )
+  .option("--answer-start <marker>", "opening marker of the template's answer part", "<answer>")
+  .option("--answer-end <marker>", "closing marker of the template's answer part", "</answer>")
+  .option(
+    "--allow-set-relation",
+    "compare a gold set with a predicted inequality (a line's allow_set_relation_comp wins)",
+  )
+  .option("--json", "print the summary as JSON")
+  .action(async (opts) => {
+    const summary = await verifyFile(opts.in, opts.out, {
+      precision: opts.precision,
+      answerStart: opts.answerStart,
+      answerEnd: opts.answerEnd,
+      allowSetRelationComparison: opts.allowSetRelation,
+    });
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      return;
+    }
+    const v = summary.verdicts;
+    const lines = [
+      `${summary.lines} lines → ${opts.out}: ${v.true} equivalent, ${v.false} not, ${v.null} undecided`,
+    ];
+    const a = summary.agreement;
+    if (a) {
+      lines.push(
+        `agreement with expected: ${a.agree}/${a.total} = ${percent(a.rate)} (undecided: ${a.undecided})`,
+      );
+      const width = Math.max(...Object.keys(a.byCategory).map((k) => k.length));
+      for (const [name, c] of Object.entries(a.byCategory))
+        lines.push(
+          `  ${name.padEnd(width)}  ${`${c.agree}/${c.total}`.padStart(7)}  ${percent(c.rate).padStart(6)}`,
+        );
+    }
+    process.stdout.write(`${lines.join("\n")}\n`);
+  });
