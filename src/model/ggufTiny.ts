@@ -22,6 +22,8 @@ export interface TinyGgufOptions {
   vocabSize?: number;
   /** Text the tokenizer is trained on (default: a built-in ChatML/equations corpus). */
   corpus?: string[];
+  /** Context length in config.json and the GGUF (default 2048). */
+  contextLength?: number;
   /** Store matrices as F16 in the GGUF. */
   f16?: boolean;
 }
@@ -45,6 +47,7 @@ export function writeTinyGgufModel(dir: string, opts: TinyGgufOptions = {}): Tin
     bos_token_id: imEnd - 2,
     eos_token_id: imEnd,
     pad_token_id: imEnd - 2,
+    max_position_embeddings: opts.contextLength ?? 2048,
   });
   const model = randomModel(config, { seed: opts.seed ?? 1, std: opts.std ?? 0.15, normStd: 0.2 });
   mkdirSync(dir, { recursive: true });
