@@ -5,3 +5,5 @@ export { type Candidate, type ExtractOptions, extractAnswer, extractCandidates }
 export { checkLinearEquationAnswer, parseLinearAnswer } from "./verify/linear.ts";
 export { parseAnswer, type Value } from "./verify/parse.ts";
 export { type VerifySummary, verifyFile } from "./verify/verify.ts";
+export * from "./model/index.ts";
+export * from "./tokenizer/index.ts";

@@ -1,0 +1,25 @@
+/** Model I/O and inference: config.json, safetensors, HF folders, the TS decoder, generation, GGUF. */
+export {
+  type Architecture,
+  architectures,
+  type ModelConfig,
+  modelDims,
+  parameterShapes,
+  parseModelConfig,
+  readModelConfig,
+} from "./config.ts";
+export { Decoder, KvCache, logSoftmax } from "./forward.ts";
+export { argmax, type GenerateOptions, type GenerateResult, generate, sampleToken } from "./generate.ts";
+export { exportGguf, type GgufExportOptions, ggufTensorName } from "./ggufExport.ts";
+export { type GgufFile, readGguf, writeGguf } from "./ggufFormat.ts";
+export { type TinyGgufModel, type TinyGgufOptions, tinyCorpus, writeTinyGgufModel } from "./ggufTiny.ts";
+export { loadModelFolder, type SaveOptions, saveModelFolder } from "./hfFolder.ts";
+export { checkModelParams, type Model, parameterCount, randomModel, type Tensor } from "./model.ts";
+export { Rng } from "./rng.ts";
+export {
+  readSafetensors,
+  readSafetensorsFolder,
+  writeSafetensors,
+  writeSafetensorsFolder,
+} from "./safetensors.ts";
+export { type ArchName, tinyConfig } from "./testModels.ts";
