@@ -383,6 +383,11 @@ function parseGold(gold: string, options: VerifyOptions): Parsed | null | undefi
   return parsed;
 }
 
+/** Forgets the parsed gold answers (for benchmarks that measure the uncached path). */
+export function clearVerifyCache(): void {
+  goldCache.clear();
+}
+
 const squash = (s: string) => s.replace(/\s+/g, "");
 
 /**

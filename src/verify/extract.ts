@@ -159,8 +159,20 @@ function phraseCandidates(text: string): (Candidate & { at: number })[] {
   return out;
 }
 
-// Prose: two or more words of three letters or more that are not LaTeX commands.
-const PROSE = /(?<![\\a-zA-Z])[a-zA-Z]{3,}\b[^a-zA-Z\\]+(?<![\\a-zA-Z])[a-zA-Z]{3,}\b/;
+// Words that may sit in a bare answer without making it prose ("28 percent", "12 and 13").
+const ANSWER_WORDS = /^(?:percent(?:age)?|pct|and|or|sin|cos|tan|sec|csc|cot|log|ln|exp|sqrt|frac|pi)$/i;
+
+/** Prose (two or more words, or an apostrophe) is never parsed whole: only its numbers are. */
+function isProse(text: string): boolean {
+  const plain = text.replace(/\\[a-zA-Z]+(?:\{[^{}]*\})?/g, " ");
+  if (/[a-zA-Z]'[a-zA-Z]/.test(plain)) return true;
+  let words = 0;
+  for (const token of plain.split(/[\s,;:.!?()]+/)) {
+    const letters = /[a-zA-Z]{3,}/.exec(token);
+    if (letters && !ANSWER_WORDS.test(letters[0]) && ++words >= 2) return true;
+  }
+  return false;
+}
 
 function stripTemplate(text: string, options: ExtractOptions): string {
   const start = options.answerStart ?? "<answer>";
@@ -196,11 +208,7 @@ export function extractCandidates(text: string, options: ExtractOptions = {}): C
     else out.push(c);
   }
   const trimmed = body.trim().replace(/[.。]$/, "");
-  if (
-    trimmed.length > 0 &&
-    trimmed.length < 400 &&
-    !PROSE.test(trimmed.replace(/\\[a-zA-Z]+(\{[^}]*\})?/g, " "))
-  ) {
+  if (trimmed.length > 0 && trimmed.length < 400 && !isProse(trimmed)) {
     const bare = trimmed.replace(/^\$+|\$+$/g, "");
     out.push({ text: bare, source: "whole", math: /[\\^{}]/.test(bare) || trimmed.startsWith("$") });
   }

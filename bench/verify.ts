@@ -1,0 +1,82 @@
+/**
+ * bench:verify — answer-verification throughput on the 190 Math-Verify cases, single-threaded.
+ * Prints JSON. The baseline in the same run (plain string equality of trimmed gold and pred, the
+ * cheapest possible "verifier") makes the figure comparable across machines.
+ *
+ *   npm run bench:verify [-- --seconds 3]
+ */
+import { readFileSync } from "node:fs";
+import os from "node:os";
+import { clearVerifyCache, isEquivalent } from "../src/verify/equivalent.ts";
+
+const path = new URL("../../shared/data/verifier-cases/math-verify-test_all.jsonl", import.meta.url);
+const secondsArg = process.argv.indexOf("--seconds");
+const seconds = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 2;
+
+interface Row {
+  gold: string;
+  pred: string;
+  precision?: number;
+  allow_set_relation_comp?: boolean;
+}
+const rows = readFileSync(path, "utf8")
+  .split("\n")
+  .filter((l) => l.trim())
+  .map((l) => JSON.parse(l) as Row);
+
+/** Repeats passes over all rows for about `seconds`; returns pairs per second (median of 5 slices). */
+function measure(pass: () => void): number {
+  const rates: number[] = [];
+  for (let slice = 0; slice < 5; slice++) {
+    const start = performance.now();
+    let pairs = 0;
+    while (performance.now() - start < (seconds * 1000) / 5) {
+      pass();
+      pairs += rows.length;
+    }
+    rates.push(pairs / ((performance.now() - start) / 1000));
+  }
+  return rates.sort((a, b) => a - b)[2];
+}
+
+let sink = 0;
+const verifyAll = () => {
+  for (const r of rows)
+    sink += isEquivalent(r.gold, r.pred, {
+      precision: r.precision,
+      allowSetRelationComparison: r.allow_set_relation_comp,
+    })
+      ? 1
+      : 0;
+};
+verifyAll(); // warm-up: JIT, the LaTeX dictionary, the gold cache
+
+const baseline = measure(() => {
+  for (const r of rows) sink += r.gold.trim() === r.pred.trim() ? 1 : 0;
+});
+const cached = measure(verifyAll);
+const uncached = measure(() => {
+  clearVerifyCache();
+  verifyAll();
+});
+
+process.stdout.write(
+  `${JSON.stringify(
+    {
+      bench: "verify",
+      cases: rows.length,
+      threads: 1,
+      pairs_per_s: Math.round(cached),
+      pairs_per_s_uncached_gold: Math.round(uncached),
+      baseline_string_equality_pairs_per_s: Math.round(baseline),
+      ratio_to_baseline: Number((cached / baseline).toExponential(3)),
+      target_pairs_per_s: 2000,
+      meets_target: cached >= 2000,
+      node: process.version,
+      cpu: os.cpus()[0]?.model ?? "unknown",
+      sink: sink > 0,
+    },
+    null,
+    2,
+  )}\n`,
+);
