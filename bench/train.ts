@@ -1,0 +1,142 @@
+/**
+ * Training throughput of the engine on the reference workload of ../shared/bench/pytorch_baseline.py
+ * (Llama-style decoder, vocab 512, d 256, 4 layers, 4 heads, SwiGLU 704, tied embeddings, context 256,
+ * batch 8, AdamW, random tokens; 3,344,640 parameters), and of PyTorch on the same workload in the same
+ * run when /usr/bin/python3 has torch. Prints one JSON line; progress goes to stderr.
+ *
+ *   npm run bench:train [-- --warmup 3 --steps 10 --threads 2]
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { type Batch, TrainableDecoder } from "../src/engine/decoder.ts";
+import { getKernels } from "../src/engine/kernels.ts";
+import { decoderOptimizer, trainStep } from "../src/engine/step.ts";
+import { parseModelConfig } from "../src/model/config.ts";
+import { Rng } from "../src/model/rng.ts";
+
+const { values: opts } = parseArgs({
+  options: {
+    warmup: { type: "string", default: "3" },
+    steps: { type: "string", default: "10" },
+    threads: { type: "string", default: "2" },
+    "no-baseline": { type: "boolean", default: false },
+  },
+});
+const warmup = Number(opts.warmup);
+const steps = Number(opts.steps);
+const threads = Number(opts.threads);
+process.env.DISTILLERY_THREADS ??= String(threads);
+
+const [V, D, L, H, HID, T, B] = [512, 256, 4, 4, 704, 256, 8];
+const config = parseModelConfig({
+  model_type: "llama",
+  vocab_size: V,
+  hidden_size: D,
+  intermediate_size: HID,
+  num_hidden_layers: L,
+  num_attention_heads: H,
+  num_key_value_heads: H,
+  rms_norm_eps: 1e-5,
+  rope_theta: 10000,
+  tie_word_embeddings: true,
+  max_position_embeddings: T,
+});
+
+function randomBatch(rng: Rng): Batch {
+  const tokens = new Int32Array(B * T);
+  const targets = new Int32Array(B * T);
+  for (let b = 0; b < B; b++) {
+    let prev = Math.floor(rng.next() * V);
+    for (let t = 0; t < T; t++) {
+      const next = Math.floor(rng.next() * V);
+      tokens[b * T + t] = prev;
+      targets[b * T + t] = next;
+      prev = next;
+    }
+  }
+  return { batch: B, time: T, tokens, targets };
+}
+
+function runEngine() {
+  const model = TrainableDecoder.init(config, 0);
+  let params = 0;
+  for (const p of model.params.values()) params += p.size;
+  const opt = decoderOptimizer(model, { lr: 3e-4, weightDecay: 0.1 });
+  const rng = new Rng(1);
+  const data = Array.from({ length: 8 }, () => randomBatch(rng));
+  let lossFirst = 0;
+  let lossLast = 0;
+  for (let i = 0; i < warmup; i++) lossFirst = trainStep(model, opt, [data[i % data.length]!]).loss;
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now();
+    lossLast = trainStep(model, opt, [data[(warmup + i) % data.length]!]).loss;
+    times.push((performance.now() - t0) / 1000);
+    process.stderr.write(
+      `engine step ${i + 1}/${steps}: ${times[i]!.toFixed(3)} s, loss ${lossLast.toFixed(4)}\n`,
+    );
+  }
+  const total = times.reduce((a, b) => a + b, 0);
+  const sorted = [...times].sort((a, b) => a - b);
+  return {
+    tokS: (B * T * steps) / total,
+    stepMedian: sorted[Math.floor(sorted.length / 2)]!,
+    params,
+    lossFirst,
+    lossLast,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+  };
+}
+
+interface Baseline {
+  tok_s: number;
+  params: number;
+  peak_rss_mb: number;
+  step_s_median: number;
+  torch: string;
+}
+
+function runBaseline(): Baseline | null {
+  const script =
+    process.env.DISTILLERY_BASELINE_SCRIPT ??
+    fileURLToPath(new URL("../../shared/bench/pytorch_baseline.py", import.meta.url));
+  if (opts["no-baseline"] || !existsSync(script)) return null;
+  const py = "/usr/bin/python3";
+  if (spawnSync(py, ["-c", "import torch"], { stdio: "ignore" }).status !== 0) return null;
+  process.stderr.write(`baseline: OPENBLAS_NUM_THREADS=1 ${py} ${script} ${warmup} ${steps} ${threads}\n`);
+  const r = spawnSync(py, [script, String(warmup), String(steps), String(threads)], {
+    env: { ...process.env, OPENBLAS_NUM_THREADS: "1" },
+    encoding: "utf8",
+  });
+  if (r.status !== 0) {
+    process.stderr.write(`baseline failed: ${r.stderr}\n`);
+    return null;
+  }
+  const line = r.stdout.trim().split("\n").pop()!;
+  return JSON.parse(line) as Baseline;
+}
+
+process.stderr.write(`engine: ${getKernels().name} kernels, ${threads} threads, ${warmup}+${steps} steps\n`);
+const engine = runEngine();
+const base = runBaseline();
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+console.log(
+  JSON.stringify({
+    engine_tok_s: round(engine.tokS),
+    baseline_tok_s: base ? round(base.tok_s) : null,
+    ratio: base ? round(engine.tokS / base.tok_s, 3) : null,
+    params: engine.params,
+    peak_rss_mb: round(engine.peakRssMb),
+    baseline_peak_rss_mb: base ? round(base.peak_rss_mb) : null,
+    rss_ratio: base ? round(engine.peakRssMb / base.peak_rss_mb, 3) : null,
+    baseline_params: base?.params ?? null,
+    kernels: getKernels().name,
+    threads,
+    engine_step_s_median: round(engine.stepMedian, 4),
+    baseline_step_s_median: base ? round(base.step_s_median, 4) : null,
+    engine_loss_first: round(engine.lossFirst, 4),
+    engine_loss_last: round(engine.lossLast, 4),
+  }),
+);

@@ -1,0 +1,291 @@
+// The non-GEMM kernels of training (attention, RMSNorm, RoPE, SwiGLU, cross-entropy, AdamW), OpenMP over
+// rows, AVX2 for the exp-heavy loops. Semantics match kernels-js.ts exactly (see kernels.ts for the
+// contract): forward kernels overwrite, backward kernels add into gradients.
+#pragma once
+#include <immintrin.h>
+#include <omp.h>
+
+#include <cmath>
+#include <vector>
+
+#include "gemm.h"
+
+namespace ops {
+
+// exp for 8 floats (Cephes polynomial, relative error ≈ 2e-7), inputs clamped to [-88.4, 88.4].
+static inline __m256 exp8(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-88.3762626647949f)), _mm256_set1_ps(88.3762626647949f));
+  __m256 fx = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
+  y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.f)));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+static inline float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+
+// In place: x[j] = mask_j ? exp(x[j] - max) : 0 for j < n, where mask_j = x[j] > -1e29 (masked entries hold
+// -1e30). Returns Σ.
+static inline float expShiftSum(float* x, int n, float max) {
+  const __m256 vm = _mm256_set1_ps(max), floor = _mm256_set1_ps(-1e29f);
+  __m256 acc = _mm256_setzero_ps();
+  int j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m256 v = _mm256_loadu_ps(x + j);
+    const __m256 e = _mm256_and_ps(exp8(_mm256_sub_ps(v, vm)), _mm256_cmp_ps(v, floor, _CMP_GT_OQ));
+    _mm256_storeu_ps(x + j, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  float s = hsum8(acc);
+  for (; j < n; j++) {
+    x[j] = x[j] > -1e29f ? std::exp(x[j] - max) : 0.f;
+    s += x[j];
+  }
+  return s;
+}
+
+constexpr int RB = 64;  // attention row block: causal products skip the blocks above the diagonal
+
+struct AttnShape {
+  int B, T, H, KVH, D;
+  float scale;
+};
+
+static void attentionForward(const float* q, const float* k, const float* v, const int* seg, float* out, float* probs,
+                             const AttnShape& s) {
+  const long qs = (long)s.H * s.D, ks = (long)s.KVH * s.D, T = s.T;
+  const int group = s.H / s.KVH;
+#pragma omp parallel for schedule(dynamic, 1) collapse(2)
+  for (int b = 0; b < s.B; b++)
+    for (int h = 0; h < s.H; h++) {
+      const int kvh = h / group;
+      const float* Q = q + b * T * qs + h * s.D;
+      const float* K = k + b * T * ks + kvh * s.D;
+      const float* V = v + b * T * ks + kvh * s.D;
+      float* P = probs + ((long)b * s.H + h) * T * T;
+      float* O = out + b * T * qs + h * s.D;
+      const int* sg = seg + b * T;
+      for (int i0 = 0; i0 < T; i0 += RB) {
+        const int rows = std::min<int>(RB, T - i0);
+        gemm::sgemm(rows, i0 + rows, s.D, Q + i0 * qs, qs, 1, K, 1, ks, P + i0 * T, T, false, false);
+      }
+      for (int i = 0; i < T; i++) {
+        float* row = P + i * T;
+        float max = -1e30f;
+        for (int j = 0; j <= i; j++) {
+          row[j] = sg[j] == sg[i] ? row[j] * s.scale : -1e30f;
+          max = std::max(max, row[j]);
+        }
+        const float inv = 1.f / expShiftSum(row, i + 1, max);
+        for (int j = 0; j <= i; j++) row[j] *= inv;
+        for (int j = i + 1; j < T; j++) row[j] = 0.f;
+      }
+      for (int i0 = 0; i0 < T; i0 += RB) {
+        const int rows = std::min<int>(RB, T - i0);
+        gemm::sgemm(rows, s.D, i0 + rows, P + i0 * T, T, 1, V, ks, 1, O + i0 * qs, qs, false, false);
+      }
+    }
+}
+
+static void attentionBackward(const float* dout, const float* q, const float* k, const float* v, const float* probs,
+                              float* dq, float* dk, float* dv, const AttnShape& s) {
+  const long qs = (long)s.H * s.D, ks = (long)s.KVH * s.D, T = s.T;
+  const int group = s.H / s.KVH;
+  // one task per (batch, kv head): the heads of a group add into the same dk/dv rows, so they run in order
+#pragma omp parallel for schedule(dynamic, 1) collapse(2)
+  for (int b = 0; b < s.B; b++)
+    for (int kvh = 0; kvh < s.KVH; kvh++) {
+      static thread_local std::vector<float> buf;
+      if (buf.size() < (size_t)(T * T)) buf.resize(T * T);
+      float* dS = buf.data();  // (T, T): dP, then dS in place
+      const float* K = k + b * T * ks + kvh * s.D;
+      const float* V = v + b * T * ks + kvh * s.D;
+      float* dK = dk + b * T * ks + kvh * s.D;
+      float* dV = dv + b * T * ks + kvh * s.D;
+      for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+        const float* Q = q + b * T * qs + h * s.D;
+        const float* dO = dout + b * T * qs + h * s.D;
+        const float* P = probs + ((long)b * s.H + h) * T * T;
+        float* dQ = dq + b * T * qs + h * s.D;
+        for (int i0 = 0; i0 < T; i0 += RB) {  // dP = dO·Vᵀ (lower blocks only)
+          const int rows = std::min<int>(RB, T - i0);
+          gemm::sgemm(rows, i0 + rows, s.D, dO + i0 * qs, qs, 1, V, 1, ks, dS + i0 * T, T, false, false);
+        }
+        for (int i = 0; i < T; i++) {  // dS = P ∘ (dP − Σ P·dP) · scale
+          const float* p = P + i * T;
+          float* d = dS + i * T;
+          float dot = 0.f;
+          for (int j = 0; j <= i; j++) dot += p[j] * d[j];
+          for (int j = 0; j <= i; j++) d[j] = p[j] * (d[j] - dot) * s.scale;
+          for (int j = i + 1; j < T; j++) d[j] = 0.f;
+        }
+        for (int i0 = 0; i0 < T; i0 += RB) {
+          const int rows = std::min<int>(RB, T - i0);
+          // dQ_i += Σ_{j≤i} dS_ij K_j
+          gemm::sgemm(rows, s.D, i0 + rows, dS + i0 * T, T, 1, K, ks, 1, dQ + i0 * qs, qs, true, false);
+          // dK_j += Σ_{i≥j} dS_ij Q_i ; dV_j += Σ_{i≥j} P_ij dO_i
+          gemm::sgemm(rows, s.D, T - i0, dS + i0 * T + i0, 1, T, Q + i0 * qs, qs, 1, dK + i0 * ks, ks, true, false);
+          gemm::sgemm(rows, s.D, T - i0, P + i0 * T + i0, 1, T, dO + i0 * qs, qs, 1, dV + i0 * ks, ks, true, false);
+        }
+      }
+    }
+}
+
+static void rmsnormForward(const float* x, const float* w, float* out, float* rstd, long rows, int dim, float eps) {
+#pragma omp parallel for schedule(static) if (rows * dim > 32768)
+  for (long r = 0; r < rows; r++) {
+    const float* xr = x + r * dim;
+    float ss = 0.f;
+    for (int i = 0; i < dim; i++) ss += xr[i] * xr[i];
+    const float rs = 1.f / std::sqrt(ss / dim + eps);
+    rstd[r] = rs;
+    float* o = out + r * dim;
+    for (int i = 0; i < dim; i++) o[i] = xr[i] * rs * w[i];
+  }
+}
+
+static void rmsnormBackward(const float* dy, const float* x, const float* w, const float* rstd, float* dx, float* dw,
+                            long rows, int dim) {
+  const int threads = rows * dim > 32768 ? omp_get_max_threads() : 1;
+  std::vector<float> part((size_t)threads * dim, 0.f);  // per-thread dw, summed at the end
+#pragma omp parallel num_threads(threads)
+  {
+    float* dwt = part.data() + (size_t)omp_get_thread_num() * dim;
+#pragma omp for schedule(static)
+    for (long r = 0; r < rows; r++) {
+      const float *d = dy + r * dim, *xr = x + r * dim;
+      const float rs = rstd[r];
+      float dot = 0.f;
+      for (int i = 0; i < dim; i++) dot += d[i] * w[i] * xr[i];
+      const float c = rs * rs * rs * dot / dim;
+      float* o = dx + r * dim;
+      for (int i = 0; i < dim; i++) {
+        o[i] += rs * d[i] * w[i] - c * xr[i];
+        dwt[i] += d[i] * xr[i] * rs;
+      }
+    }
+  }
+  for (int t = 0; t < threads; t++)
+    for (int i = 0; i < dim; i++) dw[i] += part[(size_t)t * dim + i];
+}
+
+static void rope(const float* x, float* out, const float* cos, const float* sin, const int* pos, long rows, int heads,
+                 int hd, float sign, bool accumulate) {
+  const int half = hd / 2;
+#pragma omp parallel for schedule(static) if (rows * heads * hd > 32768)
+  for (long r = 0; r < rows; r++) {
+    const float* c = cos + (long)pos[r] * half;
+    const float* sn = sin + (long)pos[r] * half;
+    for (int h = 0; h < heads; h++) {
+      const float* xi = x + (r * heads + h) * hd;
+      float* o = out + (r * heads + h) * hd;
+      for (int i = 0; i < half; i++) {
+        const float s = sign * sn[i];
+        const float y1 = xi[i] * c[i] - xi[i + half] * s;
+        const float y2 = xi[i + half] * c[i] + xi[i] * s;
+        if (accumulate) {
+          o[i] += y1;
+          o[i + half] += y2;
+        } else {
+          o[i] = y1;
+          o[i + half] = y2;
+        }
+      }
+    }
+  }
+}
+
+static inline __m256 sigmoid8(__m256 g) {
+  const __m256 one = _mm256_set1_ps(1.f);
+  return _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), g))));
+}
+
+static void swigluForward(const float* gate, const float* up, float* out, long n) {
+  const long n8 = n / 8 * 8;
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (long i = 0; i < n8; i += 8) {
+    const __m256 g = _mm256_loadu_ps(gate + i);
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(g, sigmoid8(g)), _mm256_loadu_ps(up + i)));
+  }
+  for (long i = n8; i < n; i++) out[i] = gate[i] / (1.f + std::exp(-gate[i])) * up[i];
+}
+
+static void swigluBackward(const float* dout, const float* gate, const float* up, float* dgate, float* dup, long n) {
+  const long n8 = n / 8 * 8;
+  const __m256 one = _mm256_set1_ps(1.f);
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (long i = 0; i < n8; i += 8) {
+    const __m256 g = _mm256_loadu_ps(gate + i), d = _mm256_loadu_ps(dout + i);
+    const __m256 sg = sigmoid8(g);
+    const __m256 dsilu = _mm256_mul_ps(sg, _mm256_fmadd_ps(g, _mm256_sub_ps(one, sg), one));
+    _mm256_storeu_ps(dgate + i,
+                     _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_loadu_ps(up + i)), dsilu, _mm256_loadu_ps(dgate + i)));
+    _mm256_storeu_ps(dup + i, _mm256_fmadd_ps(d, _mm256_mul_ps(g, sg), _mm256_loadu_ps(dup + i)));
+  }
+  for (long i = n8; i < n; i++) {
+    const float g = gate[i], sg = 1.f / (1.f + std::exp(-g));
+    dgate[i] += dout[i] * up[i] * sg * (1.f + g * (1.f - sg));
+    dup[i] += dout[i] * g * sg;
+  }
+}
+
+static double crossEntropy(const float* logits, const int* targets, const float* weights, long rows, int vocab,
+                           float* dlogits, float gradScale) {
+  double total = 0;
+#pragma omp parallel for schedule(static) reduction(+ : total) if (rows * vocab > 32768)
+  for (long r = 0; r < rows; r++) {
+    const float w = weights[r];
+    if (w == 0.f) continue;
+    const float* l = logits + r * vocab;
+    float max = -INFINITY;
+    for (int j = 0; j < vocab; j++) max = std::max(max, l[j]);
+    const __m256 vm = _mm256_set1_ps(max);
+    __m256 acc = _mm256_setzero_ps();
+    int j = 0;
+    for (; j + 8 <= vocab; j += 8) acc = _mm256_add_ps(acc, exp8(_mm256_sub_ps(_mm256_loadu_ps(l + j), vm)));
+    float sum = hsum8(acc);
+    for (; j < vocab; j++) sum += std::exp(l[j] - max);
+    const float lse = max + std::log(sum);
+    total += (double)w * (lse - l[targets[r]]);
+    if (dlogits) {
+      float* d = dlogits + r * vocab;
+      const float c = gradScale * w;
+      const __m256 vc = _mm256_set1_ps(c), vl = _mm256_set1_ps(lse);
+      j = 0;
+      for (; j + 8 <= vocab; j += 8)
+        _mm256_storeu_ps(d + j, _mm256_fmadd_ps(vc, exp8(_mm256_sub_ps(_mm256_loadu_ps(l + j), vl)), _mm256_loadu_ps(d + j)));
+      for (; j < vocab; j++) d[j] += c * std::exp(l[j] - lse);
+      d[targets[r]] -= c;
+    }
+  }
+  return total;
+}
+
+static void adamw(float* p, const float* g, float* m, float* v, long n, float lr, float b1, float b2, float eps,
+                  float wd, double step) {
+  const float bc1 = 1.f - (float)std::pow((double)b1, step);
+  const float bc2sqrt = (float)std::sqrt(1.0 - std::pow((double)b2, step));
+  const float stepSize = lr / bc1, decay = 1.f - lr * wd;
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (long i = 0; i < n; i++) {
+    const float mi = b1 * m[i] + (1.f - b1) * g[i];
+    const float vi = b2 * v[i] + (1.f - b2) * g[i] * g[i];
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = p[i] * decay - stepSize * mi / (std::sqrt(vi) / bc2sqrt + eps);
+  }
+}
+
+}  // namespace ops
