@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Decoder, logSoftmax } from "./forward.ts";
-import { generate } from "./generate.ts";
+import { generate, generateBatch } from "./generate.ts";
 import { randomModel } from "./model.ts";
 import { type ArchName, tinyConfig } from "./testModels.ts";
 
@@ -58,4 +58,38 @@ test("generation: greedy is deterministic, sampling follows the seed, stop token
   assert.equal(stopped.finishReason, "stop");
   assert.equal(stopped.tokens.at(-1), stopAt);
   assert.ok(stopped.tokens.length <= 4);
+});
+
+test("batched decoding: forwardBatch rows equal separate forwards; generateBatch equals generate", () => {
+  const model = randomModel(tinyConfig("qwen2", { vocab_size: 97 }), { seed: 2, std: 0.3 });
+  const prompts = [[1, 2, 3], [4], [5, 6, 7, 8, 9, 10, 11], [12, 13], [14, 15, 16, 17, 18], [19]];
+  for (const kernels of ["js", "auto"] as const) {
+    const dec = new Decoder(model, { kernels });
+    // Same logits for one step of 6 sequences at different positions, batched or not.
+    const caches = prompts.map((p) => {
+      const c = dec.newCache(2);
+      dec.forward(p, c);
+      return c;
+    });
+    const batched = dec.forwardBatch([20, 21, 22, 23, 24, 25], caches);
+    prompts.forEach((p, b) => {
+      const single = dec.forward(
+        [20 + b],
+        (() => {
+          const c = dec.newCache(2);
+          dec.forward(p, c);
+          return c;
+        })(),
+      );
+      for (let j = 0; j < 97; j++) assert.ok(Math.abs(single[j] - batched[b * 97 + j]) < 1e-4);
+    });
+  }
+  // With the plain-TS kernels every output is the same dot product, so generation matches exactly.
+  const dec = new Decoder(model, { kernels: "js" });
+  const opts = { maxTokens: 9, stopTokens: [3, 50], temperature: 0.8, topP: 0.9 };
+  const seeds = prompts.map((_, i) => 100 + i);
+  const batch = generateBatch(dec, prompts, { ...opts, batchSize: 4, seeds });
+  prompts.forEach((p, i) => assert.deepEqual(batch[i], generate(dec, p, { ...opts, seed: seeds[i] })));
+  const greedy = generateBatch(dec, prompts, { maxTokens: 6, batchSize: 3 });
+  prompts.forEach((p, i) => assert.deepEqual(greedy[i].tokens, generate(dec, p, { maxTokens: 6 }).tokens));
 });

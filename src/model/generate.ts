@@ -58,6 +58,86 @@ export function generate(
   return { tokens, finishReason: "length", promptTokens: prompt.length };
 }
 
+export interface BatchGenerateOptions extends Omit<GenerateOptions, "onToken"> {
+  /** Sequences decoded together (default 16); finished ones are replaced by waiting prompts. */
+  batchSize?: number;
+  /** Per-prompt sampler seeds (default: `seed` for every prompt, so results match `generate`). */
+  seeds?: readonly number[];
+  /** Called when a prompt's generation is complete (results may arrive out of order). */
+  onResult?: (index: number, result: GenerateResult) => void;
+}
+
+/**
+ * Generates continuations of many prompts, decoding up to `batchSize` sequences per forward step (one
+ * matrix product over all rows instead of one per sequence). Each result equals what `generate` gives
+ * for that prompt and seed: rows never interact, and sampling uses one generator per prompt.
+ */
+export function generateBatch(
+  model: Model | Decoder,
+  prompts: readonly (readonly number[])[],
+  opts: BatchGenerateOptions = {},
+): GenerateResult[] {
+  const decoder = model instanceof Decoder ? model : new Decoder(model);
+  const maxTokens = opts.maxTokens ?? 256;
+  const stop = new Set(opts.stopTokens ?? []);
+  const batchSize = Math.max(1, opts.batchSize ?? 16);
+  const results: GenerateResult[] = new Array(prompts.length);
+  interface Slot {
+    index: number;
+    cache: KvCache;
+    rng: Rng;
+    budget: number;
+    tokens: number[];
+    next: number;
+  }
+  let waiting = 0;
+  const finish = (index: number, tokens: number[], reason: "stop" | "length") => {
+    results[index] = { tokens, finishReason: reason, promptTokens: prompts[index].length };
+    opts.onResult?.(index, results[index]);
+  };
+  /** Prefills the next waiting prompt; returns null when it finished right away. */
+  const start = (): Slot | null => {
+    const index = waiting++;
+    const prompt = prompts[index];
+    const budget = Math.min(maxTokens, decoder.maxPositions - prompt.length);
+    if (budget <= 0) {
+      finish(index, [], "length");
+      return null;
+    }
+    const cache = decoder.newCache(Math.min(prompt.length + budget, decoder.maxPositions));
+    const rng = new Rng(opts.seeds?.[index] ?? opts.seed ?? 0);
+    const next = sampleToken(decoder.forward(prompt, cache), opts, rng);
+    return { index, cache, rng, budget, tokens: [], next };
+  };
+  let active: Slot[] = [];
+  for (;;) {
+    while (active.length < batchSize && waiting < prompts.length) {
+      const slot = start();
+      if (slot) active.push(slot);
+    }
+    if (active.length === 0) break;
+    // Record each slot's pending token; retire those that stop or run out of budget.
+    const going: Slot[] = [];
+    for (const s of active) {
+      s.tokens.push(s.next);
+      if (stop.has(s.next)) finish(s.index, s.tokens, "stop");
+      else if (s.tokens.length >= s.budget) finish(s.index, s.tokens, "length");
+      else going.push(s);
+    }
+    active = going;
+    if (active.length === 0) continue;
+    const logits = decoder.forwardBatch(
+      active.map((s) => s.next),
+      active.map((s) => s.cache),
+    );
+    const V = decoder.dims.vocab;
+    active.forEach((s, b) => {
+      s.next = sampleToken(logits.subarray(b * V, (b + 1) * V), opts, s.rng);
+    });
+  }
+  return results;
+}
+
 /** Picks the next token from one row of logits (vocab). Ties in greedy mode go to the lowest id. */
 export function sampleToken(
   logits: Float32Array,
