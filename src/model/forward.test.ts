@@ -89,7 +89,11 @@ test("batched decoding: forwardBatch rows equal separate forwards; generateBatch
   const opts = { maxTokens: 9, stopTokens: [3, 50], temperature: 0.8, topP: 0.9 };
   const seeds = prompts.map((_, i) => 100 + i);
   const batch = generateBatch(dec, prompts, { ...opts, batchSize: 4, seeds });
-  prompts.forEach((p, i) => assert.deepEqual(batch[i], generate(dec, p, { ...opts, seed: seeds[i] })));
+  prompts.forEach((p, i) => {
+    assert.deepEqual(batch[i], generate(dec, p, { ...opts, seed: seeds[i] }));
+  });
   const greedy = generateBatch(dec, prompts, { maxTokens: 6, batchSize: 3 });
-  prompts.forEach((p, i) => assert.deepEqual(greedy[i].tokens, generate(dec, p, { maxTokens: 6 }).tokens));
+  prompts.forEach((p, i) => {
+    assert.deepEqual(greedy[i].tokens, generate(dec, p, { maxTokens: 6 }).tokens);
+  });
 });
