@@ -4,6 +4,7 @@
  * `command.ts` parses its flags and calls the library; this file maps errors to exit codes.
  */
 import { Command, CommanderError } from "commander";
+import { generateCommand } from "./generate/command.ts";
 import { UserError } from "./util/errors.ts";
 import { verifyCommand } from "./verify/command.ts";
 
@@ -17,7 +18,7 @@ const program = new Command()
   .exitOverride();
 
 // Stage commands are registered here, one line each, in pipeline order.
-const stages: Command[] = [verifyCommand];
+const stages: Command[] = [generateCommand, verifyCommand];
 for (const stage of stages) program.addCommand(stage);
 
 try {

@@ -1,0 +1,40 @@
+import { TeacherError } from "../teachers/types.ts";
+
+export interface RetryPolicy {
+  /** Tries in all, the first included. */
+  maxAttempts: number;
+  /** First backoff ceiling; doubles each retry ("full jitter": the wait is uniform below the ceiling). */
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const defaultRetryPolicy: RetryPolicy = { maxAttempts: 6, baseDelayMs: 1000, maxDelayMs: 60_000 };
+
+export interface Attempted<T> {
+  value?: T;
+  error?: unknown;
+  attempts: number;
+}
+
+/**
+ * Run `fn` until it succeeds, fails with a non-retryable error, or runs out of attempts. A server's
+ * `Retry-After` is honoured as given (capped at maxDelayMs); otherwise exponential backoff with full
+ * jitter, so many workers hit by the same 429 do not come back in lockstep. Never throws.
+ */
+export async function withRetries<T>(
+  fn: (attempt: number) => Promise<T>,
+  policy: RetryPolicy,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+): Promise<Attempted<T>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { value: await fn(attempt), attempts: attempt };
+    } catch (error) {
+      const retryable = error instanceof TeacherError && error.retryable;
+      if (!retryable || attempt >= policy.maxAttempts) return { error, attempts: attempt };
+      const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+      const advised = (error as TeacherError).retryAfterMs;
+      await sleep(advised === undefined ? Math.random() * ceiling : Math.min(advised, policy.maxDelayMs));
+    }
+  }
+}

@@ -1,0 +1,108 @@
+import { existsSync } from "node:fs";
+import type { Llama, LlamaContext, LlamaModel } from "node-llama-cpp";
+import { UserError } from "../util/errors.ts";
+import type { Completion, FinishReason, SampleRequest, Teacher } from "./types.ts";
+import { TeacherError } from "./types.ts";
+
+export interface GgufTeacherOptions {
+  path: string;
+  /** Context window in tokens (default 4096, or the model's training context when smaller). */
+  contextSize?: number;
+  /** Parallel sequences in one context: how many requests run at once. */
+  sequences?: number;
+  /** CPU threads (default: all cores). */
+  threads?: number;
+}
+
+/**
+ * A local GGUF model through node-llama-cpp's prebuilt llama.cpp (CPU). The chat template comes from
+ * the model's own metadata (`tokenizer.chat_template`); sampling honours temperature, top-p and seed.
+ * The model loads once, lazily, on the first request; each request takes a free context sequence.
+ */
+export function createGgufTeacher(options: GgufTeacherOptions): Teacher {
+  if (!existsSync(options.path)) throw new UserError("GGUF model not found", { file: options.path });
+  let loading: Promise<{ llama: Llama; model: LlamaModel; context: LlamaContext }> | undefined;
+  const load = () => {
+    loading ??= (async () => {
+      const { getLlama } = await import("node-llama-cpp");
+      const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" as never });
+      const model = await llama.loadModel({ modelPath: options.path });
+      const contextSize = Math.min(options.contextSize ?? 4096, model.trainContextSize);
+      const context = await model.createContext({
+        contextSize,
+        sequences: options.sequences ?? 1,
+        threads: options.threads,
+      });
+      return { llama, model, context };
+    })();
+    return loading;
+  };
+  // sequences are handed out one request at a time; callers beyond `sequences` wait their turn
+  const waiting: (() => void)[] = [];
+  let free = options.sequences ?? 1;
+  const acquire = async () => {
+    if (free > 0) free--;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+  };
+  const release = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else free++;
+  };
+
+  return {
+    id: `gguf:${options.path}`,
+    async sample(request: SampleRequest): Promise<Completion[]> {
+      const { LlamaChatSession } = await import("node-llama-cpp");
+      const { model, context } = await load();
+      const user = request.messages.filter((m) => m.role === "user").at(-1)?.content ?? "";
+      const system = request.messages.find((m) => m.role === "system")?.content;
+      const completions: Completion[] = [];
+      for (let i = 0; i < request.n; i++) {
+        await acquire();
+        const sequence = context.getSequence();
+        try {
+          const session = new LlamaChatSession({ contextSequence: sequence, systemPrompt: system });
+          const result = await session.promptWithMeta(user, {
+            temperature: request.temperature,
+            topP: request.topP,
+            seed: request.seed === undefined ? undefined : request.seed + i,
+            maxTokens: request.maxTokens,
+            signal: request.signal,
+          });
+          // reasoning models' thoughts come back as segments; keep them, between the model's own markers
+          const text = result.response
+            .map((item) => (typeof item === "string" ? item : "segmentType" in item ? segmentText(item) : ""))
+            .join("");
+          const finishReason: FinishReason = result.stopReason === "maxTokens" ? "length" : "stop";
+          completions.push({
+            text,
+            finishReason,
+            usage: {
+              promptTokens: model.tokenize(user).length,
+              completionTokens: model.tokenize(text).length,
+            },
+          });
+          session.dispose({ disposeSequence: false });
+        } catch (err) {
+          throw new TeacherError(`local model failed: ${(err as Error).message}`, false, { cause: err });
+        } finally {
+          sequence.dispose();
+          release();
+        }
+      }
+      return completions;
+    },
+    async close() {
+      if (!loading) return;
+      const { llama, model, context } = await loading;
+      await context.dispose();
+      await model.dispose();
+      await llama.dispose();
+    },
+  };
+}
+
+function segmentText(segment: { segmentType: string; text: string }): string {
+  return segment.segmentType === "thought" ? `<think>${segment.text}</think>` : segment.text;
+}

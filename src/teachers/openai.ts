@@ -1,0 +1,192 @@
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
+import { UserError } from "../util/errors.ts";
+import { countTokens } from "../util/tokens.ts";
+import {
+  type Completion,
+  type FinishReason,
+  isRetryableStatus,
+  type SampleRequest,
+  type Teacher,
+  TeacherError,
+} from "./types.ts";
+
+export interface OpenAITeacherOptions {
+  model: string;
+  baseURL: string;
+  /** Name of the environment variable holding the key (default OPENAI_API_KEY). Never the key itself. */
+  apiKeyEnv?: string;
+  /** Stream the response (long reasoning outputs); reasoning deltas are collected too. */
+  stream?: boolean;
+  /** Per-request timeout in milliseconds (default 10 minutes, for long reasoning). */
+  timeoutMs?: number;
+}
+
+/** `openai:<model>@<baseURL>`, e.g. `openai:deepseek-reasoner@https://api.deepseek.com`. */
+export function parseOpenAISpec(spec: string): { model: string; baseURL: string } {
+  const body = spec.replace(/^openai:/, "");
+  const at = body.search(/@https?:\/\//);
+  if (at <= 0) throw new UserError(`teacher "${spec}" must look like openai:<model>@<http(s)://base-url>`);
+  return { model: body.slice(0, at), baseURL: body.slice(at + 1) };
+}
+
+/**
+ * Any OpenAI-compatible chat-completions endpoint (OpenAI, DeepSeek, vLLM, SGLang, Ollama, llama.cpp
+ * server, OpenRouter) through the official `openai` client. Retries are the generator's, so this
+ * client never retries by itself: every attempt is accounted for in one place.
+ * DeepSeek's `reasoning_content` (and vLLM/OpenRouter's `reasoning`) is read from messages and deltas.
+ */
+export function createOpenAITeacher(options: OpenAITeacherOptions): Teacher {
+  const keyName = options.apiKeyEnv ?? "OPENAI_API_KEY";
+  const apiKey = process.env[keyName];
+  if (!apiKey && !isLoopback(options.baseURL)) {
+    throw new UserError(
+      `set the API key in the environment variable ${keyName} (or name another with --api-key-env)`,
+    );
+  }
+  const client = new OpenAI({
+    apiKey: apiKey || "no-key",
+    baseURL: options.baseURL,
+    maxRetries: 0,
+    timeout: options.timeoutMs ?? 600_000,
+  });
+  const redact = (text: string) => (apiKey ? text.split(apiKey).join("[redacted]") : text);
+  return {
+    id: `openai:${options.model}@${options.baseURL}`,
+    async sample(request: SampleRequest): Promise<Completion[]> {
+      const body = toRequestBody(options.model, request);
+      try {
+        if (options.stream) return [await streamOnce(client, body, request.signal)];
+        const response = await client.chat.completions.create(
+          { ...body, stream: false },
+          { signal: request.signal },
+        );
+        return fromResponse(response);
+      } catch (err) {
+        throw toTeacherError(err, redact);
+      }
+    },
+  };
+}
+
+type RequestBody = OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming;
+
+/** Request → provider body. Pure, tested on its own. */
+export function toRequestBody(model: string, request: SampleRequest): RequestBody {
+  return {
+    model,
+    messages: request.messages,
+    temperature: request.temperature,
+    top_p: request.topP,
+    max_tokens: request.maxTokens,
+    n: request.n,
+    ...(request.seed === undefined ? {} : { seed: request.seed }),
+  };
+}
+
+/** Provider response → completions. Pure; a response without choices is malformed (retryable). */
+export function fromResponse(response: OpenAI.Chat.Completions.ChatCompletion): Completion[] {
+  if (!Array.isArray(response?.choices) || response.choices.length === 0) {
+    throw new TeacherError("malformed response: no choices", true);
+  }
+  const n = response.choices.length;
+  return response.choices.map((choice) => {
+    const message = choice.message as {
+      content?: string | null;
+      reasoning_content?: string;
+      reasoning?: string;
+    };
+    const text = message?.content ?? "";
+    const reasoning = message?.reasoning_content ?? message?.reasoning ?? undefined;
+    return {
+      text,
+      ...(reasoning ? { reasoning } : {}),
+      finishReason: mapFinishReason(choice.finish_reason),
+      usage: {
+        promptTokens: response.usage?.prompt_tokens ?? 0,
+        completionTokens: response.usage
+          ? Math.round(response.usage.completion_tokens / n)
+          : countTokens(text) + countTokens(reasoning ?? ""),
+      },
+    };
+  });
+}
+
+async function streamOnce(client: OpenAI, body: RequestBody, signal?: AbortSignal): Promise<Completion> {
+  const stream = await client.chat.completions.create(
+    { ...body, n: 1, stream: true, stream_options: { include_usage: true } },
+    { signal },
+  );
+  let text = "";
+  let reasoning = "";
+  let finish: string | null = null;
+  let usage: OpenAI.CompletionUsage | undefined;
+  for await (const chunk of stream) {
+    const choice = chunk.choices?.[0];
+    const delta = choice?.delta as
+      | { content?: string | null; reasoning_content?: string; reasoning?: string }
+      | undefined;
+    text += delta?.content ?? "";
+    reasoning += delta?.reasoning_content ?? delta?.reasoning ?? "";
+    finish = choice?.finish_reason ?? finish;
+    usage = chunk.usage ?? usage;
+  }
+  if (finish === null) throw new TeacherError("stream ended without a finish reason", true);
+  return {
+    text,
+    ...(reasoning ? { reasoning } : {}),
+    finishReason: mapFinishReason(finish),
+    usage: {
+      promptTokens: usage?.prompt_tokens ?? 0,
+      completionTokens: usage?.completion_tokens ?? countTokens(text) + countTokens(reasoning),
+    },
+  };
+}
+
+function mapFinishReason(reason: string | null | undefined): FinishReason {
+  if (reason === "stop" || reason === "length" || reason === "content_filter" || reason === "tool_calls")
+    return reason;
+  return "other";
+}
+
+/** Transport and API errors → TeacherError saying whether to retry and when. */
+export function toTeacherError(err: unknown, redact: (text: string) => string = (t) => t): unknown {
+  if (err instanceof TeacherError) return err;
+  if (err instanceof APIUserAbortError) return new TeacherError("request aborted", false, { cause: err });
+  if (err instanceof APIConnectionTimeoutError)
+    return new TeacherError("request timed out", true, { cause: err });
+  if (err instanceof APIConnectionError) {
+    return new TeacherError(redact(`connection failed: ${err.message}`), true, { cause: err });
+  }
+  if (err instanceof APIError && err.status !== undefined) {
+    return new TeacherError(redact(`HTTP ${err.status}: ${err.message}`), isRetryableStatus(err.status), {
+      status: err.status,
+      retryAfterMs: retryAfterMs(err.headers),
+    });
+  }
+  if (err instanceof SyntaxError || err instanceof TypeError) {
+    // a body that is not the JSON it claims to be: a proxy hiccup or a torn response
+    return new TeacherError(redact(`malformed response: ${err.message}`), true, { cause: err });
+  }
+  return err;
+}
+
+/** `retry-after-ms`, else `retry-after` in seconds or as an HTTP date. */
+export function retryAfterMs(headers: Headers | undefined): number | undefined {
+  const ms = Number(headers?.get("retry-after-ms"));
+  if (Number.isFinite(ms) && ms > 0) return ms;
+  const raw = headers?.get("retry-after");
+  if (!raw) return undefined;
+  const seconds = Number(raw);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(raw);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+function isLoopback(url: string): boolean {
+  try {
+    const host = new URL(url).hostname;
+    return host === "localhost" || host === "[::1]" || host.startsWith("127.");
+  } catch {
+    return false;
+  }
+}

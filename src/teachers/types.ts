@@ -1,0 +1,69 @@
+/**
+ * The one interface every teacher implements. No runtime dependencies here: adapters (built-in,
+ * OpenAI-compatible, local GGUF) live in their own files and map to and from these shapes.
+ */
+import type { ChatMessage } from "../template/render.ts";
+
+export interface SamplingParams {
+  /** 0 means greedy. */
+  temperature: number;
+  topP: number;
+  /** Upper bound on completion tokens; a completion cut by it reports `finishReason: "length"`. */
+  maxTokens: number;
+  /** Seeds the sampler where the teacher supports seeds (built-in and GGUF always, endpoints maybe). */
+  seed?: number;
+}
+
+export interface SampleRequest extends SamplingParams {
+  messages: ChatMessage[];
+  /** How many completions to sample for these messages. */
+  n: number;
+  signal?: AbortSignal;
+}
+
+export type FinishReason = "stop" | "length" | "content_filter" | "tool_calls" | "other";
+
+export interface Completion {
+  /** The text the teacher returned as its answer content. */
+  text: string;
+  /** Reasoning returned beside the content (DeepSeek `reasoning_content`, vLLM `reasoning`), if any. */
+  reasoning?: string;
+  finishReason: FinishReason;
+  usage: { promptTokens: number; completionTokens: number };
+  /** Teacher-specific facts worth keeping, e.g. the faults a built-in teacher injected. */
+  meta?: Record<string, unknown>;
+}
+
+export interface Teacher {
+  /** The spec the teacher was made from, with no secret in it, e.g. `openai:deepseek-reasoner@https://…`. */
+  readonly id: string;
+  sample(request: SampleRequest): Promise<Completion[]>;
+  /** Release models, sockets, workers. */
+  close?(): Promise<void>;
+}
+
+/**
+ * A failed request. `retryable` says whether the same request may succeed later (rate limits,
+ * overload, timeouts, dropped connections), and `retryAfterMs` carries the server's own advice.
+ */
+export class TeacherError extends Error {
+  override name = "TeacherError";
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly details: { status?: number; retryAfterMs?: number; cause?: unknown } = {},
+  ) {
+    super(message, { cause: details.cause });
+  }
+  get status(): number | undefined {
+    return this.details.status;
+  }
+  get retryAfterMs(): number | undefined {
+    return this.details.retryAfterMs;
+  }
+}
+
+/** HTTP statuses worth retrying: timeout, conflict, rate limit, server errors. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 409 || status === 429 || status >= 500;
+}
