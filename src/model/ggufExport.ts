@@ -4,10 +4,13 @@
  * tokenizer keys, and the chat template.
  */
 
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { qwen2SplitPattern } from "../tokenizer/byteLevel.ts";
 import { UserError } from "../util/errors.ts";
-import { firstTokenId, modelDims } from "./config.ts";
+import { firstTokenId, modelDims, parameterShapes } from "./config.ts";
 import { GgmlType, type GgufKv, type GgufTensorIn, kv, writeGguf } from "./ggufFormat.ts";
+import { loadModelFolder, readJsonFile } from "./hfFolder.ts";
 import type { Model, Tensor } from "./model.ts";
 
 /** HF tensor name → llama.cpp tensor name (null when the tensor has no GGUF counterpart). */
@@ -187,7 +190,12 @@ export function ggufArchKvs(model: Model, name: string, f16: boolean): GgufKv[] 
 export function ggufTensors(model: Model, f16: boolean): GgufTensorIn[] {
   const d = modelDims(model.config);
   const out: GgufTensorIn[] = [];
-  for (const [hfName, t] of model.params) {
+  // Canonical order (embeddings, layer by layer, final norm, head), whatever order the Map holds.
+  const order = [...parameterShapes(model.config).keys()];
+  const extra = [...model.params.keys()].filter((n) => !order.includes(n));
+  for (const hfName of [...order, ...extra]) {
+    const t = model.params.get(hfName);
+    if (!t) throw new UserError(`missing tensor "${hfName}"`);
     const name = ggufTensorName(hfName);
     if (!name) throw new UserError(`tensor "${hfName}" has no GGUF name`);
     let tensor = t;
@@ -221,4 +229,29 @@ export function exportGguf(
     }),
   ];
   return writeGguf(path, kvs, ggufTensors(model, f16));
+}
+
+/**
+ * Exports an HF model folder (config.json, safetensors, tokenizer.json, tokenizer_config.json and an
+ * optional chat_template.jinja) to one GGUF file.
+ */
+export function exportGgufFromFolder(dir: string, outPath: string, opts: GgufExportOptions = {}): number {
+  const model = loadModelFolder(dir);
+  const tjPath = join(dir, "tokenizer.json");
+  if (!existsSync(tjPath)) throw new UserError("no tokenizer.json: GGUF embeds the tokenizer", { file: dir });
+  const tcPath = join(dir, "tokenizer_config.json");
+  const jinjaPath = join(dir, "chat_template.jinja");
+  return exportGguf(
+    outPath,
+    model,
+    {
+      tokenizerJson: readJsonFile(tjPath) as Record<string, unknown>,
+      tokenizerConfig: existsSync(tcPath) ? (readJsonFile(tcPath) as Record<string, unknown>) : {},
+    },
+    {
+      ...opts,
+      chatTemplate:
+        opts.chatTemplate ?? (existsSync(jinjaPath) ? readFileSync(jinjaPath, "utf8") : undefined),
+    },
+  );
 }

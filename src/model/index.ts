@@ -9,12 +9,29 @@ export {
   readModelConfig,
 } from "./config.ts";
 export { Decoder, KvCache, logSoftmax } from "./forward.ts";
-export { argmax, type GenerateOptions, type GenerateResult, generate, sampleToken } from "./generate.ts";
-export { exportGguf, type GgufExportOptions, ggufTensorName } from "./ggufExport.ts";
+export {
+  argmax,
+  type BatchGenerateOptions,
+  type GenerateOptions,
+  type GenerateResult,
+  generate,
+  generateBatch,
+  sampleToken,
+} from "./generate.ts";
+export { exportGguf, exportGgufFromFolder, type GgufExportOptions, ggufTensorName } from "./ggufExport.ts";
 export { type GgufFile, readGguf, writeGguf } from "./ggufFormat.ts";
 export { type TinyGgufModel, type TinyGgufOptions, tinyCorpus, writeTinyGgufModel } from "./ggufTiny.ts";
 export { loadModelFolder, type SaveOptions, saveModelFolder } from "./hfFolder.ts";
 export { checkModelParams, type Model, parameterCount, randomModel, type Tensor } from "./model.ts";
+export {
+  type ChatGenerateOptions,
+  type ChatResult,
+  chatPromptIds,
+  generateChat,
+  generateChatBatch,
+  loadPretrained,
+  type Pretrained,
+} from "./pretrained.ts";
 export { Rng } from "./rng.ts";
 export {
   readSafetensors,
