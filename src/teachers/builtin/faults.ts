@@ -72,11 +72,15 @@ export function mixLanguage(random: Random, lines: string[]): string[] {
   return [...lines.slice(0, at), pick(random, foreignSentences), ...lines.slice(at)];
 }
 
-/** All lines run together with rambling filler into one paragraph of well over 1,000 characters. */
+/** All lines run together with rambling filler into one paragraph of at least 1,200 characters. */
 export function rambleOneParagraph(random: Random, lines: string[]): string[] {
-  const filler = shuffle(random, [...fillerSentences]).slice(0, randInt(random, 8, fillerSentences.length));
-  const parts = [...filler.slice(0, 4), ...lines, ...filler.slice(4)].map((s) => s.replace(/[.:]?$/, "."));
-  return [parts.join(" ")];
+  const filler = shuffle(random, [...fillerSentences]);
+  const parts = [...filler.slice(0, 4), ...lines, ...filler.slice(4)].map((s) =>
+    /[.。]$/.test(s) ? s : `${s.replace(/:$/, "")}.`,
+  );
+  let paragraph = parts.join(" ");
+  for (let i = 0; paragraph.length < 1200; i++) paragraph += ` ${filler[i % filler.length]}.`;
+  return [paragraph];
 }
 
 /** One line repeated 8–20 times in a row, a decoding loop. */
