@@ -24,6 +24,8 @@ const { values: opts } = parseArgs({
     "no-baseline": { type: "boolean", default: false },
   },
 });
+// PyTorch runs with the environment this process started with (the engine sets OMP_WAIT_POLICY for itself)
+const startEnv = { ...process.env };
 const warmup = Number(opts.warmup);
 const steps = Number(opts.steps);
 const threads = Number(opts.threads);
@@ -107,7 +109,7 @@ function runBaseline(): Baseline | null {
   if (spawnSync(py, ["-c", "import torch"], { stdio: "ignore" }).status !== 0) return null;
   process.stderr.write(`baseline: OPENBLAS_NUM_THREADS=1 ${py} ${script} ${warmup} ${steps} ${threads}\n`);
   const r = spawnSync(py, [script, String(warmup), String(steps), String(threads)], {
-    env: { ...process.env, OPENBLAS_NUM_THREADS: "1" },
+    env: { ...startEnv, OPENBLAS_NUM_THREADS: "1" },
     encoding: "utf8",
   });
   if (r.status !== 0) {

@@ -5,6 +5,34 @@
  * that consumed it, so peak memory is the forward's activations, never forward + all their gradients.
  */
 
+/**
+ * Recycled Float32Arrays by length. Training repeats the same shapes every step, so activations and
+ * gradients freed by backward serve the next forward: no allocation, no page faults, no GC pressure.
+ * Only buffers the tape owns go back; a cap bounds what an idle pool holds.
+ */
+const pool = new Map<number, Float32Array[]>();
+let pooledBytes = 0;
+const poolCapBytes = Number(process.env.DISTILLERY_POOL_MB ?? 1024) * 2 ** 20;
+
+/** A buffer of n floats: zeroed when `zero`, otherwise with arbitrary contents the caller overwrites. */
+export function allocBuffer(n: number, zero = true): Float32Array {
+  const list = pool.get(n);
+  const buf = list?.pop();
+  if (!buf) return new Float32Array(n);
+  pooledBytes -= buf.byteLength;
+  if (zero) buf.fill(0);
+  return buf;
+}
+
+/** Returns a buffer nobody references any more to the pool. */
+export function releaseBuffer(buf: Float32Array): void {
+  if (buf.length === 0 || pooledBytes + buf.byteLength > poolCapBytes) return;
+  let list = pool.get(buf.length);
+  if (!list) pool.set(buf.length, (list = []));
+  list.push(buf);
+  pooledBytes += buf.byteLength;
+}
+
 export class Tensor {
   /** Gradient with the same size as data, allocated (zeroed) on first use; null = no gradient yet. */
   grad: Float32Array | null = null;
@@ -25,14 +53,21 @@ export class Tensor {
 
   /** The gradient buffer, created as zeros when absent (backward kernels add into it). */
   gradBuffer(): Float32Array {
-    if (!this.grad) this.grad = new Float32Array(this.data.length);
+    if (!this.grad) this.grad = allocBuffer(this.data.length);
     return this.grad;
   }
 
   static zeros(shape: readonly number[], requiresGrad = false): Tensor {
     let n = 1;
     for (const s of shape) n *= s;
-    return new Tensor(new Float32Array(n), shape, requiresGrad);
+    return new Tensor(allocBuffer(n), shape, requiresGrad);
+  }
+
+  /** A tensor whose contents the caller overwrites entirely (a recycled buffer, not zeroed). */
+  static empty(shape: readonly number[]): Tensor {
+    let n = 1;
+    for (const s of shape) n *= s;
+    return new Tensor(allocBuffer(n, false), shape);
   }
 }
 
@@ -80,8 +115,12 @@ export class Tape {
     for (let i = this.entries.length - 1; i >= 0; i--) {
       const { out, backward } = this.entries[i]!;
       if (out.grad) backward();
+      if (out.grad) releaseBuffer(out.grad);
       out.grad = null;
-      if (!this.keepers.has(out)) out.data = freed;
+      if (!this.keepers.has(out)) {
+        releaseBuffer(out.data);
+        out.data = freed;
+      }
     }
     this.entries = [];
     this.keepers.clear();

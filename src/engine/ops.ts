@@ -3,7 +3,7 @@
  * Each op computes its forward with the active kernels and, if an input needs a gradient, records
  * its backward on the tape. Naming follows the kernels: xForward / xBackward live in kernels.ts.
  */
-import { addInto, type Tape, Tensor } from "./autograd.ts";
+import { addInto, allocBuffer, releaseBuffer, type Tape, Tensor } from "./autograd.ts";
 import { getKernels } from "./kernels.ts";
 
 function rowsCols(t: Tensor): [number, number] {
@@ -18,7 +18,7 @@ export function matmul(g: Tape, a: Tensor, b: Tensor): Tensor {
   const [m, k] = rowsCols(a);
   const [k2, n] = rowsCols(b);
   if (k !== k2) throw new Error(`matmul: inner sizes ${k} and ${k2} differ`);
-  const out = Tensor.zeros([m, n]);
+  const out = Tensor.empty([m, n]);
   K.gemm(m, n, k, a.data, 0, k, 1, b.data, 0, n, 1, out.data, 0, n, false);
   if (g.needsGrad(a, b))
     g.record(out, () => {
@@ -36,7 +36,7 @@ export function linear(g: Tape, x: Tensor, w: Tensor): Tensor {
   const [m, k] = rowsCols(x);
   const [n, k2] = rowsCols(w);
   if (k !== k2) throw new Error(`linear: input has ${k} features, weight expects ${k2}`);
-  const out = Tensor.zeros([m, n]);
+  const out = Tensor.empty([m, n]);
   K.gemm(m, n, k, x.data, 0, k, 1, w.data, 0, 1, k, out.data, 0, n, false);
   if (g.needsGrad(x, w))
     g.record(out, () => {
@@ -52,8 +52,9 @@ export function linear(g: Tape, x: Tensor, w: Tensor): Tensor {
 export function biasAdd(g: Tape, x: Tensor, b: Tensor): Tensor {
   const [m, n] = rowsCols(x);
   if (b.size !== n) throw new Error(`biasAdd: bias has ${b.size} values, rows have ${n}`);
-  const out = new Tensor(new Float32Array(x.data), x.shape);
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out.data[i * n + j]! += b.data[j]!;
+  const out = Tensor.empty(x.shape);
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) out.data[i * n + j] = x.data[i * n + j]! + b.data[j]!;
   if (g.needsGrad(x, b))
     g.record(out, () => {
       const dy = out.grad!;
@@ -69,7 +70,7 @@ export function biasAdd(g: Tape, x: Tensor, b: Tensor): Tensor {
 /** Elementwise a + b (same shape). */
 export function add(g: Tape, a: Tensor, b: Tensor): Tensor {
   if (a.size !== b.size) throw new Error("add: sizes differ");
-  const out = new Tensor(new Float32Array(a.size), a.shape);
+  const out = Tensor.empty(a.shape);
   for (let i = 0; i < a.size; i++) out.data[i] = a.data[i]! + b.data[i]!;
   if (g.needsGrad(a, b))
     g.record(out, () => {
@@ -82,7 +83,7 @@ export function add(g: Tape, a: Tensor, b: Tensor): Tensor {
 /** Elementwise a * b (same shape). */
 export function mul(g: Tape, a: Tensor, b: Tensor): Tensor {
   if (a.size !== b.size) throw new Error("mul: sizes differ");
-  const out = new Tensor(new Float32Array(a.size), a.shape);
+  const out = Tensor.empty(a.shape);
   for (let i = 0; i < a.size; i++) out.data[i] = a.data[i]! * b.data[i]!;
   if (g.needsGrad(a, b))
     g.record(out, () => {
@@ -102,7 +103,7 @@ export function mul(g: Tape, a: Tensor, b: Tensor): Tensor {
 /** Rows of table [V,D] at ids → [ids.length, D]; the gradient scatter-adds back into the table rows. */
 export function embedding(g: Tape, table: Tensor, ids: Int32Array): Tensor {
   const [vocab, d] = rowsCols(table);
-  const out = Tensor.zeros([ids.length, d]);
+  const out = Tensor.empty([ids.length, d]);
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
     if (id < 0 || id >= vocab) throw new Error(`embedding: id ${id} outside vocabulary of ${vocab}`);
@@ -126,7 +127,7 @@ export function rmsnorm(g: Tape, x: Tensor, w: Tensor, eps: number): Tensor {
   const dim = w.size;
   const rows = x.size / dim;
   if (!Number.isInteger(rows)) throw new Error(`rmsnorm: ${x.size} values are not rows of ${dim}`);
-  const out = new Tensor(new Float32Array(x.size), x.shape);
+  const out = Tensor.empty(x.shape);
   const rstd = new Float32Array(rows);
   K.rmsnormForward(x.data, w.data, out.data, rstd, rows, dim, eps);
   if (g.needsGrad(x, w))
@@ -171,7 +172,7 @@ export function rope(g: Tape, x: Tensor, table: RopeTable, pos: Int32Array): Ten
   if (pos.length !== rows) throw new Error(`rope: ${pos.length} positions for ${rows} rows`);
   for (const p of pos)
     if (p < 0 || p >= table.maxPos) throw new Error(`rope: position ${p} beyond the table`);
-  const out = new Tensor(new Float32Array(x.size), x.shape);
+  const out = Tensor.empty(x.shape);
   K.rope(x.data, out.data, table.cos, table.sin, pos, rows, heads, table.headDim, 1, false);
   if (g.needsGrad(x))
     g.record(out, () => {
@@ -204,8 +205,8 @@ export function attention(g: Tape, q: Tensor, k: Tensor, v: Tensor, s: Attention
     throw new Error("attention: q/k/v sizes do not match the shape");
   if (seg.length !== batch * time) throw new Error("attention: seg needs one id per token");
   const scale = 1 / Math.sqrt(headDim);
-  const out = Tensor.zeros(q.shape);
-  let probs = new Float32Array(batch * heads * time * time);
+  const out = Tensor.empty(q.shape);
+  let probs = allocBuffer(batch * heads * time * time, false);
   K.attentionForward(
     q.data,
     k.data,
@@ -241,7 +242,8 @@ export function attention(g: Tape, q: Tensor, k: Tensor, v: Tensor, s: Attention
         headDim,
         scale,
       );
-      probs = new Float32Array(0); // the largest saved activation: release it now
+      releaseBuffer(probs); // the largest saved activation: recycle it now
+      probs = new Float32Array(0);
     });
   return out;
 }
@@ -266,7 +268,7 @@ export function silu(g: Tape, x: Tensor): Tensor {
 export function swiglu(g: Tape, gate: Tensor, up: Tensor): Tensor {
   const K = getKernels();
   if (gate.size !== up.size) throw new Error("swiglu: sizes differ");
-  const out = new Tensor(new Float32Array(gate.size), gate.shape);
+  const out = Tensor.empty(gate.shape);
   K.swigluForward(gate.data, up.data, out.data, gate.size);
   if (g.needsGrad(gate, up))
     g.record(out, () => {

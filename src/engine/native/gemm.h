@@ -152,44 +152,52 @@ template <class K>
 static void run(int m, int n, int k, const float* a, long ars, long acs, const float* b, long brs, long bcs, float* c,
                 long crs, bool accumulate, bool parallel) {
   static thread_local std::vector<float> abuf, bbuf;
+  static std::vector<float> shared;  // packed B for the parallel path
   if (k == 0) {
     if (!accumulate)
       for (int i = 0; i < m; i++) std::memset(c + i * crs, 0, sizeof(float) * n);
     return;
   }
   const int threads = parallel ? omp_get_max_threads() : 1;
-  static std::vector<float> shared;  // packed B for the parallel path
-  for (int jc = 0; jc < n; jc += NC) {
-    const int nc = std::min(NC, n - jc);
+  const int kBlocks = (k + KC - 1) / KC;
+  // column block: all of B for these columns is packed at once (at most ~16 MB), so the threads meet
+  // only twice per block (after packing, at the end) — barriers are what hurts on a busy machine
+  int ncMax = std::max(K::NR, (int)std::min<long>(NC, (4L << 20) / std::max(k, 1)) / K::NR * K::NR);
+  for (int jc = 0; jc < n; jc += ncMax) {
+    const int nc = std::min(ncMax, n - jc);
     const int ncPad = (nc + K::NR - 1) / K::NR * K::NR;
-    for (int pc = 0; pc < k; pc += KC) {
-      const int kc = std::min(KC, k - pc);
-      const bool add = accumulate || pc > 0;
-      const float* bsrc = b + pc * brs + jc * bcs;
-      const float* asrc = a + pc * acs;
-      float* cblk = c + jc;
-      if (threads <= 1) {
-        float* bp = scratch(bbuf, (size_t)ncPad * kc);
-        for (int jr = 0; jr < nc; jr += K::NR)
-          packB<K::NR>(kc, std::min(K::NR, nc - jr), bsrc + jr * bcs, brs, bcs, bp + jr * kc);
-        macroRows<K>(0, m, nc, kc, asrc, ars, acs, bp, cblk, crs, add, scratch(abuf, (size_t)MC * kc));
-      } else {
-        float* bp = scratch(shared, (size_t)ncPad * kc);
-        const int panels = ncPad / K::NR;
-        // enough row blocks for an even split (m can be as small as 256 for weight gradients)
-        int bs = (m + threads * 4 - 1) / (threads * 4);
-        bs = std::max(K::MR, std::min(MC, (bs + K::MR - 1) / K::MR * K::MR));
-        const int blocks = (m + bs - 1) / bs;
+    const int panels = ncPad / K::NR;
+    const float* bsrc = b + jc * bcs;
+    float* cblk = c + jc;
+    // packed B: block pc (KC rows) × panel q at bp + pc*ncPad + q*NR*kc
+    auto packPanel = [&](float* bp, int t) {
+      const int pcb = t / panels, q = t % panels, pc = pcb * KC, kc = std::min(KC, k - pc);
+      packB<K::NR>(kc, std::min(K::NR, nc - q * K::NR), bsrc + pc * brs + q * K::NR * bcs, brs, bcs,
+                   bp + (long)pc * ncPad + (long)q * K::NR * kc);
+    };
+    auto rowsTask = [&](const float* bp, int i0, int i1) {
+      float* ap = scratch(abuf, (size_t)MC * KC);
+      for (int pc = 0; pc < k; pc += KC) {
+        const int kc = std::min(KC, k - pc);
+        macroRows<K>(i0, i1, nc, kc, a + pc * acs, ars, acs, bp + (long)pc * ncPad, cblk, crs, accumulate || pc > 0, ap);
+      }
+    };
+    if (threads <= 1) {
+      float* bp = scratch(bbuf, (size_t)ncPad * k);
+      for (int t = 0; t < kBlocks * panels; t++) packPanel(bp, t);
+      rowsTask(bp, 0, m);
+    } else {
+      float* bp = scratch(shared, (size_t)ncPad * k);
+      // enough row blocks for an even split (m can be as small as 256 for weight gradients)
+      int bs = (m + threads * 4 - 1) / (threads * 4);
+      bs = std::max(K::MR, std::min(MC, (bs + K::MR - 1) / K::MR * K::MR));
+      const int blocks = (m + bs - 1) / bs;
 #pragma omp parallel num_threads(threads)
-        {
-#pragma omp for schedule(static)
-          for (int q = 0; q < panels; q++)
-            packB<K::NR>(kc, std::min(K::NR, nc - q * K::NR), bsrc + q * K::NR * bcs, brs, bcs, bp + q * K::NR * kc);
-          float* ap = scratch(abuf, (size_t)MC * kc);
+      {
+#pragma omp for schedule(dynamic, 4)
+        for (int t = 0; t < kBlocks * panels; t++) packPanel(bp, t);
 #pragma omp for schedule(dynamic, 1)
-          for (int blk = 0; blk < blocks; blk++)
-            macroRows<K>(blk * bs, std::min(m, blk * bs + bs), nc, kc, asrc, ars, acs, bp, cblk, crs, add, ap);
-        }
+        for (int blk = 0; blk < blocks; blk++) rowsTask(bp, blk * bs, std::min(m, blk * bs + bs));
       }
     }
   }
