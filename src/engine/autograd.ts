@@ -28,7 +28,10 @@ export function allocBuffer(n: number, zero = true): Float32Array {
 export function releaseBuffer(buf: Float32Array): void {
   if (buf.length === 0 || pooledBytes + buf.byteLength > poolCapBytes) return;
   let list = pool.get(buf.length);
-  if (!list) pool.set(buf.length, (list = []));
+  if (!list) {
+    list = [];
+    pool.set(buf.length, list);
+  }
   list.push(buf);
   pooledBytes += buf.byteLength;
 }
