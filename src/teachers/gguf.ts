@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import type { Llama, LlamaContext, LlamaModel } from "node-llama-cpp";
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
 import { UserError } from "../util/errors.ts";
 import type { Completion, FinishReason, SampleRequest, Teacher } from "./types.ts";
 import { TeacherError } from "./types.ts";
@@ -21,7 +21,9 @@ export interface GgufTeacherOptions {
  */
 export function createGgufTeacher(options: GgufTeacherOptions): Teacher {
   if (!existsSync(options.path)) throw new UserError("GGUF model not found", { file: options.path });
-  let loading: Promise<{ llama: Llama; model: LlamaModel; context: LlamaContext }> | undefined;
+  let loading:
+    | Promise<{ llama: Llama; model: LlamaModel; context: LlamaContext; pool: LlamaContextSequence[] }>
+    | undefined;
   const load = () => {
     loading ??= (async () => {
       const { getLlama } = await import("node-llama-cpp");
@@ -33,35 +35,35 @@ export function createGgufTeacher(options: GgufTeacherOptions): Teacher {
         sequences: options.sequences ?? 1,
         threads: options.threads,
       });
-      return { llama, model, context };
+      // one sequence per parallel request, made once and reused (cleared) request after request
+      const pool = Array.from({ length: options.sequences ?? 1 }, () => context.getSequence());
+      return { llama, model, context, pool };
     })();
     return loading;
   };
-  // sequences are handed out one request at a time; callers beyond `sequences` wait their turn
-  const waiting: (() => void)[] = [];
-  let free = options.sequences ?? 1;
-  const acquire = async () => {
-    if (free > 0) free--;
-    else await new Promise<void>((resolve) => waiting.push(resolve));
-  };
-  const release = () => {
+  // sequences are handed out one request at a time; callers beyond the pool wait their turn
+  const waiting: ((sequence: LlamaContextSequence) => void)[] = [];
+  const acquire = async (pool: LlamaContextSequence[]) =>
+    pool.pop() ?? (await new Promise<LlamaContextSequence>((resolve) => waiting.push(resolve)));
+  const release = (pool: LlamaContextSequence[], sequence: LlamaContextSequence) => {
     const next = waiting.shift();
-    if (next) next();
-    else free++;
+    if (next) next(sequence);
+    else pool.push(sequence);
   };
 
   return {
     id: `gguf:${options.path}`,
     async sample(request: SampleRequest): Promise<Completion[]> {
       const { LlamaChatSession } = await import("node-llama-cpp");
-      const { model, context } = await load();
+      const { model, pool } = await load();
       const user = request.messages.filter((m) => m.role === "user").at(-1)?.content ?? "";
       const system = request.messages.find((m) => m.role === "system")?.content;
       const completions: Completion[] = [];
       for (let i = 0; i < request.n; i++) {
-        await acquire();
-        const sequence = context.getSequence();
+        const sequence = await acquire(pool);
         try {
+          await sequence.clearHistory();
+          let generated = 0;
           const session = new LlamaChatSession({ contextSequence: sequence, systemPrompt: system });
           const result = await session.promptWithMeta(user, {
             temperature: request.temperature,
@@ -69,6 +71,9 @@ export function createGgufTeacher(options: GgufTeacherOptions): Teacher {
             seed: request.seed === undefined ? undefined : request.seed + i,
             maxTokens: request.maxTokens,
             signal: request.signal,
+            onToken: (tokens) => {
+              generated += tokens.length;
+            },
           });
           // reasoning models' thoughts come back as segments; keep them, between the model's own markers
           const text = result.response
@@ -80,15 +85,14 @@ export function createGgufTeacher(options: GgufTeacherOptions): Teacher {
             finishReason,
             usage: {
               promptTokens: model.tokenize(user).length,
-              completionTokens: model.tokenize(text).length,
+              completionTokens: generated,
             },
           });
           session.dispose({ disposeSequence: false });
         } catch (err) {
           throw new TeacherError(`local model failed: ${(err as Error).message}`, false, { cause: err });
         } finally {
-          sequence.dispose();
-          release();
+          release(pool, sequence);
         }
       }
       return completions;
