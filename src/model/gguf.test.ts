@@ -3,15 +3,22 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { after, test } from "node:test";
-import { getLlama, LlamaChatSession, LlamaLogLevel, readGgufFileInfo } from "node-llama-cpp";
+import { after, before, test } from "node:test";
+import { getLlama, type Llama, LlamaChatSession, LlamaLogLevel, readGgufFileInfo } from "node-llama-cpp";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { ggufTokenizerKvs, permuteForInterleavedRope } from "./ggufExport.ts";
 import { GgmlType, kv, readGguf, writeGguf } from "./ggufFormat.ts";
 import { writeTinyGgufModel } from "./ggufTiny.ts";
 
 const root = mkdtempSync(join(tmpdir(), "distill-gguf-"));
-after(() => rmSync(root, { recursive: true, force: true }));
+let llama: Llama;
+before(async () => {
+  llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
+});
+after(async () => {
+  await llama.dispose();
+  rmSync(root, { recursive: true, force: true });
+});
 
 test("GGUF writer and reader round-trip metadata and F32/F16 tensors; node-llama-cpp's parser agrees", async () => {
   const path = join(root, "x.gguf");
@@ -86,7 +93,6 @@ test("Qwen3's tokenizer.json becomes llama.cpp metadata: pre-tokenizer qwen2, co
 test("llama.cpp tokenizes like @huggingface/tokenizers with the exported vocabulary", async () => {
   const tiny = writeTinyGgufModel(join(root, "tok"), { arch: "qwen2" });
   const tok = new TextTokenizer(tiny.tokenizer.tokenizerJson, tiny.tokenizer.tokenizerConfig);
-  const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
   const model = await llama.loadModel({ modelPath: tiny.ggufPath, vocabOnly: true });
   const texts = [
     "<|im_start|>user\nSolve for x: 12x + 345 = 9876<|im_end|>\n<|im_start|>assistant\n<think>\nok</think>",
@@ -99,20 +105,20 @@ test("llama.cpp tokenizes like @huggingface/tokenizers with the exported vocabul
     assert.equal(model.detokenize(model.tokenize(text, true), true), text);
   }
   await model.dispose();
-  await llama.dispose();
 });
 
 test("writeTinyGgufModel's model chats in node-llama-cpp through its ChatML template", async () => {
   const tiny = writeTinyGgufModel(join(root, "chat"), { arch: "qwen3" });
-  const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
   const model = await llama.loadModel({ modelPath: tiny.ggufPath });
-  const context = await model.createContext({ contextSize: 1024 });
-  const session = new LlamaChatSession({ contextSequence: context.getSequence() });
+  const context = await model.createContext({ contextSize: 1024, threads: 1 });
+  const session = new LlamaChatSession({
+    contextSequence: context.getSequence(),
+    systemPrompt: "You solve equations.",
+  });
   assert.equal(session.chatWrapper.wrapperName, "ChatML");
   const reply = await session.prompt("Solve for x: 2x + 3 = 7", { maxTokens: 8, temperature: 0 });
   assert.equal(typeof reply, "string");
   assert.ok(reply.length > 0);
   await context.dispose();
   await model.dispose();
-  await llama.dispose();
 });
