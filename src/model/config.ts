@@ -72,6 +72,7 @@ export const modelConfigSchema = z
     attention_bias: z.boolean().optional(),
     hidden_act: z.string().default("silu"),
     torch_dtype: z.string().optional(),
+    use_sliding_window: z.boolean().optional(),
   })
   .superRefine((c, ctx) => {
     if (!(c.model_type in architectures)) {
@@ -105,6 +106,13 @@ export const modelConfigSchema = z
     }
     if (c.rope_scaling != null) {
       ctx.addIssue({ code: "custom", path: ["rope_scaling"], message: "rope_scaling is not supported" });
+    }
+    if (c.use_sliding_window === true) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["use_sliding_window"],
+        message: "sliding-window attention is not supported",
+      });
     }
   });
 

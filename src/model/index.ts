@@ -23,6 +23,7 @@ export { type GgufFile, readGguf, writeGguf } from "./ggufFormat.ts";
 export { type TinyGgufModel, type TinyGgufOptions, tinyCorpus, writeTinyGgufModel } from "./ggufTiny.ts";
 export { loadModelFolder, type SaveOptions, saveModelFolder } from "./hfFolder.ts";
 export { checkModelParams, type Model, parameterCount, randomModel, type Tensor } from "./model.ts";
+export { type ModelfileOptions, ollamaModelfile } from "./ollama.ts";
 export {
   type ChatGenerateOptions,
   type ChatResult,

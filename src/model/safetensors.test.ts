@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { trainBpeTokenizer } from "../tokenizer/bpeTrainer.ts";
+import { writeTokenizerFiles } from "../tokenizer/tokenizer.ts";
 import { f16ToF32, f32ToBf16, f32ToF16 } from "./dtype.ts";
 import { loadModelFolder, saveModelFolder } from "./hfFolder.ts";
 import { randomModel } from "./model.ts";
+import { ollamaModelfile } from "./ollama.ts";
 import { readSafetensors, writeSafetensors } from "./safetensors.ts";
 import { tinyConfig } from "./testModels.ts";
 
@@ -87,4 +90,31 @@ test("a folder missing a tensor is refused with its name", () => {
   writeSafetensors(join(dir, "model.safetensors"), partial);
   assert.throws(() => loadModelFolder(dir), /missing tensor "model.layers.1.self_attn.k_norm.weight"/);
   rmSync(dir, { recursive: true });
+});
+
+test("saving copies the tokenizer files of a source folder", () => {
+  const src = tmp();
+  writeTokenizerFiles(src, trainBpeTokenizer(["a b c ab abc"], { vocabSize: 300 }));
+  const dir = tmp();
+  const files = saveModelFolder(dir, randomModel(tinyConfig("llama", { vocab_size: 40 })), {
+    tokenizerFrom: src,
+    dtype: "BF16",
+  });
+  assert.ok(files.includes("tokenizer.json") && files.includes("tokenizer_config.json"));
+  assert.ok(!existsSync(join(dir, "vocab.json")));
+  assert.equal(JSON.parse(readFileSync(join(dir, "config.json"), "utf8")).torch_dtype, "bfloat16");
+  assert.deepEqual(readFileSync(join(dir, "tokenizer.json")), readFileSync(join(src, "tokenizer.json")));
+  // BF16 on disk: values come back rounded to 8 bits of mantissa.
+  const back = loadModelFolder(dir).params.get("model.norm.weight")!.data;
+  assert.ok(Math.abs(back[0] - 1) < 0.5 && back[0] === Math.fround(back[0]));
+  rmSync(src, { recursive: true });
+  rmSync(dir, { recursive: true });
+});
+
+test("an Ollama Modelfile names the GGUF, the ChatML template and the stop tokens", () => {
+  const mf = ollamaModelfile({ temperature: 0.6 });
+  assert.match(mf, /^FROM \.\/model\.gguf\n/);
+  assert.match(mf, /<\|im_start\|>\{\{ \.Role \}\}/);
+  assert.match(mf, /PARAMETER stop "<\|im_end\|>"/);
+  assert.match(mf, /PARAMETER temperature 0.6/);
 });
