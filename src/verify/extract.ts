@@ -89,10 +89,10 @@ function withPercent(text: string, inner: string, end: number): string {
 const PLAIN_NUMBER =
   /(?<![\w.\\^_{])(?:[$€£¥₹]\s?)?(-?(?:\d{1,3}(?:[ ,]\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?(?:\s*\/\s*\d+(?:[.,]\d+)?)?|\.\d+))(\s*(?:%|percent(?:age)?\b|pct\b))?/gi;
 
-function plainNumbers(text: string, from = 0, to = text.length): Span[] {
+function plainNumbers(text: string): Span[] {
   const spans: Span[] = [];
-  PLAIN_NUMBER.lastIndex = from;
-  for (let m = PLAIN_NUMBER.exec(text); m && m.index < to; m = PLAIN_NUMBER.exec(text)) {
+  PLAIN_NUMBER.lastIndex = 0;
+  for (let m = PLAIN_NUMBER.exec(text); m; m = PLAIN_NUMBER.exec(text)) {
     spans.push({ start: m.index, end: m.index + m[0].length, inner: m[1] + (m[2] ? " \\%" : "") });
   }
   return spans;
@@ -121,6 +121,8 @@ function firstAtom(segment: string): Candidate | null {
   }
   const num = plainNumbers(rest)[0];
   if (num && num.start === 0) return { text: num.inner, source: "final", math: false };
+  const choice = /^\(?[A-E]\)?(?=[\s.,;:!]|$)/.exec(rest);
+  if (choice) return { text: choice[0], source: "final", math: false };
   return null;
 }
 
@@ -210,7 +212,12 @@ export function extractCandidates(text: string, options: ExtractOptions = {}): C
   const trimmed = body.trim().replace(/[.。]$/, "");
   if (trimmed.length > 0 && trimmed.length < 400 && !isProse(trimmed)) {
     const bare = trimmed.replace(/^\$+|\$+$/g, "");
-    out.push({ text: bare, source: "whole", math: /[\\^{}]/.test(bare) || trimmed.startsWith("$") });
+    // A whole answer "2,3" is a list (MATH writes solution lists so); "1,22", "0,111" and "1000,99"
+    // read as decimal commas. A number found inside prose is always a decimal comma (see below).
+    const pair = /^-?(\d+),(\d+)$/.exec(bare);
+    const decimalComma = pair !== null && (pair[1] === "0" || pair[1].length >= 4 || pair[2].length === 2);
+    const math = /[\\^{}]/.test(bare) || trimmed.startsWith("$") || (pair !== null && !decimalComma);
+    out.push({ text: bare, source: "whole", math });
   }
   // Rightmost math span or plain number (numbers inside math spans are not counted twice).
   const maths = mathSpans(body);
@@ -219,11 +226,12 @@ export function extractCandidates(text: string, options: ExtractOptions = {}): C
     inner: withPercent(body, s.inner, s.end),
     math: true,
   }));
-  let from = 0;
-  for (const s of [...maths, { start: body.length, end: body.length, inner: "" }]) {
-    for (const n of plainNumbers(body, from, s.start))
-      if (n.end <= s.start) plain.push({ ...n, math: false });
-    from = s.end;
+  // One pass over the numbers, skipping those inside math spans (spans are sorted, disjoint).
+  let k = 0;
+  for (const n of plainNumbers(body)) {
+    while (k < maths.length && maths[k].end <= n.start) k++;
+    if (k < maths.length && n.end > maths[k].start) continue;
+    plain.push({ ...n, math: false });
   }
   plain.sort((a, b) => b.end - a.end || a.start - b.start);
   for (const s of plain) out.push({ text: s.inner, source: s.math ? "math" : "number", math: s.math });

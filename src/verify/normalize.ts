@@ -66,11 +66,16 @@ export function normalizeAnswer(raw: string, inMath: boolean): Normalized {
     return "";
   });
   // Degrees: ^\circ, ^{\circ}, \degree, "degrees" at the end.
+  // Inside a function (\sin 30^\circ) the parser converts degrees to radians itself.
   let degrees = false;
-  s = s.replace(/\s*(?:\^\s*\{?\s*\\circ\s*\}?|\\degree|\\circ|\^\s*\{\s*\\text\{\s*o\s*\}\s*\})\s*$/, () => {
-    degrees = true;
-    return "";
-  });
+  if (!/\\(?:sin|cos|tan|sec|csc|cot)/.test(s))
+    s = s.replace(
+      /\s*(?:\^\s*\{?\s*\\circ\s*\}?|\\degree|\\circ|\^\s*\{\s*\\text\{\s*o\s*\}\s*\})\s*$/,
+      () => {
+        degrees = true;
+        return "";
+      },
+    );
   s = s
     .trim()
     .replace(/[.,;:]+$/, "")

@@ -168,6 +168,7 @@ function parseMatrixExpr(s: string): Value | null {
         rest = rest.slice(env.end);
       } else {
         const at = rest.indexOf("\\begin{");
+        if (at === 0) return null; // an environment that does not close
         const factor = latexToJson(at < 0 ? rest : rest.slice(0, at));
         if (factor === null || product) return null;
         scalar = ["Multiply", scalar, factor];
