@@ -1,6 +1,7 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
 import { UserError } from "../util/errors.ts";
 import { countTokens } from "../util/tokens.ts";
+import { createHttpFetch } from "./httpFetch.ts";
 import {
   type Completion,
   type FinishReason,
@@ -48,6 +49,7 @@ export function createOpenAITeacher(options: OpenAITeacherOptions): Teacher {
     baseURL: options.baseURL,
     maxRetries: 0,
     timeout: options.timeoutMs ?? 600_000,
+    fetch: createHttpFetch(),
   });
   const redact = (text: string) => (apiKey ? text.split(apiKey).join("[redacted]") : text);
   return {
