@@ -78,7 +78,7 @@ function mathSpans(text: string): Span[] {
   return spans;
 }
 
-const PERCENT_AFTER = /^\s*(?:\\?%|percent(?:age)?\b|pct\b)/i;
+const PERCENT_AFTER = /^\s*(?:\$+|\\\)|\\\])?\s*(?:\\?%|percent(?:age)?\b|pct\b)/i;
 
 function withPercent(text: string, inner: string, end: number): string {
   return PERCENT_AFTER.test(text.slice(end, end + 16)) ? `${inner} \\%` : inner;

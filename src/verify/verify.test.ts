@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { UserError } from "../util/errors.ts";
+import { verifyFile } from "./verify.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "distill-verify-"));
+const lines = (rows: unknown[]) => `${rows.map((r) => JSON.stringify(r)).join("\n")}\n`;
+const readOut = (path: string) =>
+  readFileSync(path, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+
+test("writes every line back with equivalent, copies other fields, counts agreement per category", async () => {
+  const input = join(dir, "cases.jsonl");
+  const output = join(dir, "results.jsonl");
+  writeFileSync(
+    input,
+    lines([
+      { id: "a", gold: "1/2", pred: "The answer is $\\frac{1}{2}$", expected: 1, category: "frac" },
+      { id: "b", gold: "1/3", pred: "0.33", expected: 1, category: "frac", precision: 2 },
+      { id: "c", gold: 2, pred: "3", expected: 0, category: "int" },
+      { id: "d", gold: "\\frac{", pred: "1" },
+    ]),
+  );
+  const summary = await verifyFile(input, output);
+  assert.deepEqual(
+    readOut(output).map((r) => [r.id, r.equivalent]),
+    [
+      ["a", true],
+      ["b", true],
+      ["c", false],
+      ["d", null],
+    ],
+  );
+  assert.equal(readOut(output)[1].precision, 2);
+  assert.deepEqual(summary.verdicts, { true: 2, false: 1, null: 1 });
+  assert.equal(summary.agreement?.agree, 3);
+  assert.equal(summary.agreement?.total, 3);
+  assert.deepEqual(summary.agreement?.byCategory.frac, { total: 2, agree: 2, undecided: 0, rate: 1 });
+});
+
+test("a bad line stops with file, line and field, and the lines before it stay written", async () => {
+  const input = join(dir, "bad.jsonl");
+  const output = join(dir, "bad-out.jsonl");
+  writeFileSync(
+    input,
+    `${lines([
+      { gold: "1", pred: "1" },
+      { gold: "2", pred: "2" },
+    ])}\n{"gold": "3"}\n`,
+  );
+  await assert.rejects(verifyFile(input, output), (err: unknown) => {
+    assert.ok(err instanceof UserError);
+    assert.match(err.message, /bad\.jsonl:4, field "pred": missing/);
+    return true;
+  });
+  assert.equal(readOut(output).length, 2);
+  writeFileSync(input, `${lines([{ gold: "1", pred: "1" }])}{not json\n`);
+  await assert.rejects(verifyFile(input, output), /bad\.jsonl:2: not valid JSON/);
+  writeFileSync(input, lines([{ gold: "1", pred: "1", precision: -1 }]));
+  await assert.rejects(verifyFile(input, output), /field "precision"/);
+  writeFileSync(input, "\n\n");
+  await assert.rejects(verifyFile(input, output), /input is empty/);
+  await assert.rejects(verifyFile(join(dir, "missing.jsonl"), output), /cannot read input/);
+});
+
+test("distill verify prints agreement and exits 2 with one clear line on bad input", () => {
+  const cli = fileURLToPath(new URL("../cli.ts", import.meta.url));
+  const input = join(dir, "cli.jsonl");
+  const output = join(dir, "cli-out.jsonl");
+  writeFileSync(input, lines([{ gold: "x = 2", pred: "2", expected: 1, category: "eq" }]));
+  const ok = spawnSync(process.execPath, ["--import", "tsx", cli, "verify", "--in", input, "--out", output], {
+    encoding: "utf8",
+  });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /agreement with expected: 1\/1 = 100\.0%/);
+  assert.match(ok.stdout, /eq\s+1\/1/);
+  writeFileSync(input, "[1, 2]\n");
+  const bad = spawnSync(
+    process.execPath,
+    ["--import", "tsx", cli, "verify", "--in", input, "--out", output],
+    {
+      encoding: "utf8",
+    },
+  );
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /^distill: .*cli\.jsonl:1: each line must be a JSON object/);
+});
