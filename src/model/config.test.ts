@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { UserError } from "../util/errors.ts";
-import { modelDims, parameterShapes, parseModelConfig } from "./config.ts";
+import { modelDims, parameterShapes, parseModelConfig, ropeFrequencyFactors } from "./config.ts";
 
 const qwen3 = {
   model_type: "qwen3",
@@ -59,4 +59,31 @@ test("bad configs fail with the field named", () => {
   );
   assert.throws(() => parseModelConfig({ ...qwen3, hidden_size: "big" }), /field "hidden_size"/);
   assert.throws(() => parseModelConfig({ ...qwen3, num_key_value_heads: 5 }), /num_key_value_heads/);
+});
+
+test("Llama 3.1 RoPE scaling: short wavelengths kept, long ones divided by factor, a blend between", () => {
+  const config = parseModelConfig({
+    ...qwen3,
+    model_type: "llama",
+    head_dim: 128,
+    rope_theta: 500000,
+    rope_scaling: {
+      rope_type: "llama3",
+      factor: 8,
+      low_freq_factor: 1,
+      high_freq_factor: 4,
+      original_max_position_embeddings: 8192,
+    },
+  });
+  const f = [...ropeFrequencyFactors(config)];
+  assert.equal(f.length, 64);
+  assert.equal(f[0], 1);
+  assert.equal(f[63], 8);
+  const blended = f.filter((x) => x > 1 && x < 8);
+  assert.ok(blended.length > 0 && blended.length < 20);
+  for (let i = 1; i < 64; i++) assert.ok(f[i] >= f[i - 1]);
+  assert.throws(
+    () => parseModelConfig({ ...qwen3, rope_scaling: { type: "yarn", factor: 4 } }),
+    /field "rope_scaling"/,
+  );
 });

@@ -104,8 +104,13 @@ export const modelConfigSchema = z
         message: `only "silu" is supported, got "${c.hidden_act}"`,
       });
     }
-    if (c.rope_scaling != null) {
-      ctx.addIssue({ code: "custom", path: ["rope_scaling"], message: "rope_scaling is not supported" });
+    if (c.rope_scaling != null && !isLlama3Scaling(c.rope_scaling)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["rope_scaling"],
+        message:
+          'only rope_scaling of rope_type "llama3" (with factor, low_freq_factor, high_freq_factor, original_max_position_embeddings) is supported',
+      });
     }
     if (c.use_sliding_window === true) {
       ctx.addIssue({
@@ -172,6 +177,59 @@ export function readModelConfig(path: string): ModelConfig {
     throw new UserError(`cannot read config: ${(err as Error).message}`, { file: path });
   }
   return parseModelConfig(json, path);
+}
+
+/** Llama 3.1's frequency-dependent RoPE scaling, as config.json spells it. */
+export interface Llama3RopeScaling {
+  rope_type: "llama3";
+  factor: number;
+  low_freq_factor: number;
+  high_freq_factor: number;
+  original_max_position_embeddings: number;
+}
+
+function isLlama3Scaling(v: unknown): v is Llama3RopeScaling {
+  const r = v as Record<string, unknown>;
+  return (
+    (r?.rope_type === "llama3" || r?.type === "llama3") &&
+    ["factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"].every(
+      (k) => typeof r[k] === "number",
+    )
+  );
+}
+
+/**
+ * Per-frequency divisors of RoPE (length headDim/2): 1 everywhere without scaling. Llama 3 leaves short
+ * wavelengths alone, divides long ones by `factor`, and blends in between. llama.cpp stores exactly
+ * these divisors as the `rope_freqs.weight` tensor.
+ */
+export function ropeFrequencyFactors(config: ModelConfig): Float64Array {
+  const d = modelDims(config);
+  const half = d.headDim / 2;
+  const out = new Float64Array(half).fill(1);
+  const rs = config.rope_scaling;
+  if (!isLlama3Scaling(rs)) return out;
+  const lowWavelen = rs.original_max_position_embeddings / rs.low_freq_factor;
+  const highWavelen = rs.original_max_position_embeddings / rs.high_freq_factor;
+  for (let i = 0; i < half; i++) {
+    const wavelen = (2 * Math.PI) / d.ropeTheta ** ((-2 * i) / d.headDim);
+    if (wavelen < highWavelen) out[i] = 1;
+    else if (wavelen > lowWavelen) out[i] = rs.factor;
+    else {
+      const smooth =
+        (rs.original_max_position_embeddings / wavelen - rs.low_freq_factor) /
+        (rs.high_freq_factor - rs.low_freq_factor);
+      out[i] = 1 / ((1 - smooth) / rs.factor + smooth);
+    }
+  }
+  return out;
+}
+
+/** RoPE inverse frequencies theta^(-2i/headDim) / factor_i, rounded to float32 as HF computes them. */
+export function ropeInverseFrequencies(config: ModelConfig): Float32Array {
+  const d = modelDims(config);
+  const factors = ropeFrequencyFactors(config);
+  return Float32Array.from(factors, (f, i) => 1 / d.ropeTheta ** ((2 * i) / d.headDim) / f);
 }
 
 /** First id of a config token-id field that may be a number or a list. */

@@ -8,7 +8,7 @@
  * Accumulations run in float64 (JS numbers), so results sit within float32 rounding of llama.cpp's.
  */
 import { getKernels } from "../engine/kernels.ts";
-import { type ModelDims, modelDims } from "./config.ts";
+import { type ModelDims, modelDims, ropeInverseFrequencies } from "./config.ts";
 import type { Model } from "./model.ts";
 
 interface LayerWeights {
@@ -70,7 +70,7 @@ export class Decoder {
   private readonly lmHead: Float32Array;
   private readonly finalNorm: Float32Array;
   private readonly layers: LayerWeights[];
-  /** RoPE inverse frequencies, computed in float32 as HF does: theta^(-2i/headDim). */
+  /** RoPE inverse frequencies (headDim/2), float32 as HF computes them, Llama 3 scaling applied. */
   private readonly invFreq: Float32Array;
 
   /** out (T, N) = x (T, K) · w (N, K)ᵀ + bias: the engine's native GEMM when loaded, else plain TS. */
@@ -114,9 +114,7 @@ export class Decoder {
         wDown: get(`${p}.mlp.down_proj.weight`),
       });
     }
-    const half = d.headDim / 2;
-    this.invFreq = new Float32Array(half);
-    for (let i = 0; i < half; i++) this.invFreq[i] = 1 / d.ropeTheta ** ((2 * i) / d.headDim);
+    this.invFreq = ropeInverseFrequencies(model.config);
   }
 
   newCache(capacity = 256): KvCache {

@@ -88,6 +88,17 @@ test("Qwen3's tokenizer.json becomes llama.cpp metadata: pre-tokenizer qwen2, co
   assert.equal(kvs.get("tokenizer.ggml.padding_token_id"), 151643);
   assert.equal(kvs.get("tokenizer.ggml.add_bos_token"), false);
   assert.match(kvs.get("tokenizer.chat_template") as string, /<\|im_start\|>/);
+  // A Llama-3-style post-processor that prepends BOS turns add_bos_token on when the config is silent.
+  const withBos = {
+    ...tj,
+    post_processor: {
+      type: "TemplateProcessing",
+      single: [{ SpecialToken: { id: "<|endoftext|>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
+    },
+  };
+  const { add_bos_token: _, ...silent } = tc;
+  const bosKvs = new Map(ggufTokenizerKvs(withBos, silent, 151936).map((e) => [e.key, e.value]));
+  assert.equal(bosKvs.get("tokenizer.ggml.add_bos_token"), true);
 });
 
 test("llama.cpp tokenizes like @huggingface/tokenizers with the exported vocabulary", async () => {

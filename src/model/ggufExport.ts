@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { qwen2SplitPattern } from "../tokenizer/byteLevel.ts";
 import { UserError } from "../util/errors.ts";
-import { firstTokenId, modelDims, parameterShapes } from "./config.ts";
+import { firstTokenId, modelDims, parameterShapes, ropeFrequencyFactors } from "./config.ts";
 import { GgmlType, type GgufKv, type GgufTensorIn, kv, writeGguf } from "./ggufFormat.ts";
 import { loadModelFolder, readJsonFile } from "./hfFolder.ts";
 import type { Model, Tensor } from "./model.ts";
@@ -143,9 +143,27 @@ export function ggufTokenizerKvs(
   if (bos !== undefined) out.push(kv.u32("tokenizer.ggml.bos_token_id", bos));
   if (eos !== undefined) out.push(kv.u32("tokenizer.ggml.eos_token_id", eos));
   if (pad !== undefined) out.push(kv.u32("tokenizer.ggml.padding_token_id", pad));
-  out.push(kv.bool("tokenizer.ggml.add_bos_token", tokenizerConfig.add_bos_token === true));
+  const addBos =
+    typeof tokenizerConfig.add_bos_token === "boolean"
+      ? tokenizerConfig.add_bos_token
+      : postProcessorAddsBos(tokenizerJson);
+  out.push(kv.bool("tokenizer.ggml.add_bos_token", addBos));
   if (typeof chatTemplate === "string") out.push(kv.str("tokenizer.chat_template", chatTemplate));
   return out;
+}
+
+/**
+ * Whether tokenizer.json's post-processor puts a special token first (Llama 3's TemplateProcessing adds
+ * `<|begin_of_text|>` that way, with no add_bos_token in tokenizer_config.json).
+ */
+function postProcessorAddsBos(tokenizerJson: Record<string, unknown>): boolean {
+  type Proc = { type?: string; processors?: Proc[]; single?: { SpecialToken?: unknown }[] };
+  const visit = (p: Proc | null | undefined): boolean => {
+    if (!p) return false;
+    if (p.type === "Sequence") return (p.processors ?? []).some(visit);
+    return p.type === "TemplateProcessing" && p.single?.[0]?.SpecialToken !== undefined;
+  };
+  return visit(tokenizerJson.post_processor as Proc);
 }
 
 /** Names llama.cpp's pre-tokenizer from the split regex in tokenizer.json. */
@@ -205,6 +223,11 @@ export function ggufTensors(model: Model, f16: boolean): GgufTensorIn[] {
       tensor = permuteForInterleavedRope(t, d.kvHeads);
     const type = f16 && t.shape.length === 2 ? GgmlType.F16 : GgmlType.F32;
     out.push({ name, shape: tensor.shape, data: tensor.data, type });
+  }
+  // Llama 3 RoPE scaling travels as per-frequency divisors (what convert_hf_to_gguf writes).
+  if (model.config.rope_scaling != null) {
+    const factors = Float32Array.from(ropeFrequencyFactors(model.config));
+    out.push({ name: "rope_freqs.weight", shape: [factors.length], data: factors, type: GgmlType.F32 });
   }
   return out;
 }

@@ -93,6 +93,31 @@ for (const arch of ["qwen2", "qwen3", "llama"] as ArchName[]) {
   });
 }
 
+test("llama with Llama 3 RoPE scaling: the rope_freqs tensor makes llama.cpp match", async (t) => {
+  // Short original context so the scaled (long-wavelength) frequencies matter within 64 positions.
+  const rope_scaling = {
+    rope_type: "llama3",
+    factor: 8,
+    low_freq_factor: 1,
+    high_freq_factor: 4,
+    original_max_position_embeddings: 16,
+  };
+  const tiny = writeTinyGgufModel(join(root, "llama3"), {
+    arch: "llama",
+    seed: 12,
+    config: { rope_scaling },
+  });
+  const V = tiny.model.config.vocab_size;
+  const tokens = Array.from({ length: 64 }, (_, i) => (i * 37 + 11) % V);
+  const { logProbs } = await llamaLogProbs(tiny.ggufPath, tokens, V);
+  const diff = maxAbsDiff(new Decoder(tiny.model), tokens, logProbs);
+  t.diagnostic(`llama3 rope scaling: max |Δ logprob| = ${diff.toExponential(2)}`);
+  assert.ok(diff <= 1e-3, `max abs logprob difference ${diff}`);
+  // The scaling is not a no-op: the same weights without it give other distributions.
+  const unscaled = new Decoder({ ...tiny.model, config: { ...tiny.model.config, rope_scaling: null } });
+  assert.ok(maxAbsDiff(unscaled, tokens, logProbs) > 1e-2);
+});
+
 test("llama without the q/k permutation does not match: the permutation is what llama.cpp expects", async () => {
   const tiny = writeTinyGgufModel(join(root, "llama-noperm"), { arch: "llama", seed: 11 });
   const saved = architectures.llama.ggufPermuteQK;

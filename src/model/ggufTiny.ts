@@ -6,6 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type TrainedTokenizer, trainBpeTokenizer } from "../tokenizer/bpeTrainer.ts";
+import type { ModelConfig } from "./config.ts";
 import { exportGguf } from "./ggufExport.ts";
 import { saveModelFolder } from "./hfFolder.ts";
 import { type Model, randomModel } from "./model.ts";
@@ -24,6 +25,8 @@ export interface TinyGgufOptions {
   corpus?: string[];
   /** Context length in config.json and the GGUF (default 2048). */
   contextLength?: number;
+  /** Fields of config.json to override (e.g. `rope_scaling`). */
+  config?: Partial<ModelConfig>;
   /** Store matrices as F16 in the GGUF. */
   f16?: boolean;
 }
@@ -48,6 +51,7 @@ export function writeTinyGgufModel(dir: string, opts: TinyGgufOptions = {}): Tin
     eos_token_id: imEnd,
     pad_token_id: imEnd - 2,
     max_position_embeddings: opts.contextLength ?? 2048,
+    ...opts.config,
   });
   const model = randomModel(config, { seed: opts.seed ?? 1, std: opts.std ?? 0.15, normStd: 0.2 });
   mkdirSync(dir, { recursive: true });
