@@ -7,6 +7,8 @@ export {
   parameterShapes,
   parseModelConfig,
   readModelConfig,
+  ropeFrequencyFactors,
+  ropeInverseFrequencies,
 } from "./config.ts";
 export { Decoder, KvCache, logSoftmax } from "./forward.ts";
 export {
