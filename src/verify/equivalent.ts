@@ -351,6 +351,9 @@ export function compare(g: Value, p: Value, ctx: Context): Verdict {
     if (g.kind === "tuple" || p.kind === "tuple") return false;
     return unorderedEqual(gi, pi, ctx);
   }
+  // "\boxed{15\frac{39}{40}} or \boxed{\frac{639}{40}}": one value stated several ways.
+  if (p.kind === "list" && g.kind === "expr" && p.items.length > 1)
+    if (p.items.every((x) => compare(g, x, ctx) === true)) return true;
   // A single value against a one-element set or list.
   if (gi && gi.length === 1 && g.kind !== "tuple") return compare(gi[0], p, ctx);
   if (pi && pi.length === 1 && p.kind !== "tuple") return compare(g, pi[0], ctx);

@@ -88,11 +88,13 @@ export function normalizeAnswer(raw: string, inMath: boolean): Normalized {
   const choice = /^\(?\s*([A-E])\s*\)(?:\s|$)|^\(?([A-E])\)?$/.exec(unwrapped);
   if (choice && !/^[A-E]$/.test(s.trim()) && unwrapped.length <= 3)
     return { latex: choice[1] ?? choice[2], percent, degrees, text: choice[1] ?? choice[2] };
-  const onlyText = /^(?:\s*\\(?:text(?:bf|it|rm|normal|sf|tt)?|mbox|mathrm)\s*\{[^{}]*\}\s*)+$/.test(s);
+  const onlyText =
+    /^(?:\s*\\(?:text(?:bf|it|rm|normal|sf|tt)?|mbox|mathrm|mathbf|mathit)\s*\{[^{}]*\}\s*)+$/.test(s);
   if (onlyText) {
     const words = unwrapped.replace(/\s+/g, " ").trim();
-    if (/^[\d.,\s/-]+$/.test(words))
-      s = words; // \text{13}: a number in text
+    const number = /^\(?\s*(-?[\d.,\s/]+?)\s*\)?$/.exec(words);
+    if (number)
+      s = number[1]; // \text{13}, \textbf{(113)}: a number in text
     else return { latex: s, percent, degrees, text: words };
   } else {
     // Text next to math is a unit or a label: drop it (and a unit power such as ^2).
