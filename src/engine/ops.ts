@@ -74,8 +74,22 @@ export function add(g: Tape, a: Tensor, b: Tensor): Tensor {
   for (let i = 0; i < a.size; i++) out.data[i] = a.data[i]! + b.data[i]!;
   if (g.needsGrad(a, b))
     g.record(out, () => {
-      if (a.requiresGrad) addInto(a.gradBuffer(), out.grad!);
-      if (b.requiresGrad) addInto(b.gradBuffer(), out.grad!);
+      const dy = out.grad!;
+      // the residual stream's gradient passes through: hand the buffer over instead of copying it
+      let handed = false;
+      if (a.requiresGrad) {
+        if (!a.grad) {
+          a.grad = dy;
+          out.grad = null;
+          handed = true;
+        } else addInto(a.grad, dy);
+      }
+      if (b.requiresGrad) {
+        if (!b.grad && !handed) {
+          b.grad = dy;
+          out.grad = null;
+        } else addInto(b.gradBuffer(), dy);
+      }
     });
   return out;
 }

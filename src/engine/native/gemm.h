@@ -14,7 +14,10 @@
 
 namespace gemm {
 
-constexpr int KC = 256;
+#ifndef GEMM_KC
+#define GEMM_KC 256
+#endif
+constexpr int KC = GEMM_KC;
 constexpr int MC = 96;  // multiple of both MR values (8 and 6)
 constexpr int NC = 4096;
 
