@@ -52,3 +52,15 @@ test("parseLinearAnswer reads exact values", () => {
   assert.deepEqual(parseLinearAnswer("\\frac{6}{-8}"), { num: -3n, den: 4n });
   assert.equal(parseLinearAnswer("\\frac{1}"), null);
 });
+
+test("every equation of the built-in generator verifies against its solution; a perturbed answer does not", async () => {
+  const { generateEquations } = await import("../tasks/equations/generate.ts");
+  const problems = generateEquations({ count: 500, seed: 11, fractionRate: 0.3, split: "all" });
+  for (const p of problems) {
+    assert.equal(checkLinearEquationAnswer(p.equation, p.solution), true, `${p.equation} → ${p.solution}`);
+    const value = parseLinearAnswer(p.solution);
+    assert.ok(value);
+    const wrong = `${value.num * 7n + value.den}/${value.den * 7n}`; // solution + 1/7
+    assert.equal(checkLinearEquationAnswer(p.equation, wrong), false, `${p.equation} ← ${wrong}`);
+  }
+});
