@@ -26,7 +26,7 @@ for (const arch of archs) {
     assert.ok(maxDiff < 1e-5, `max diff ${maxDiff}`);
     // Causality: a later token never changes an earlier position's logits.
     const changed = dec.logits([...tokens.slice(0, 10), 5, 6]);
-    for (let i = 0; i < 10 * 97; i++) assert.equal(changed[i], full[i]);
+    for (let i = 0; i < 10 * 97; i++) assert.ok(Math.abs(changed[i] - full[i]) < 1e-6);
     // Random weights of this scale give distinct, non-uniform next-token distributions.
     const lp = logSoftmax(full.subarray(0, 97));
     assert.ok(Math.max(...lp) - Math.min(...lp) > 0.5);
