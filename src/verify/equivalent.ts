@@ -108,15 +108,20 @@ function compareExpr(g: ExprValue, p: ExprValue, ctx: Context): Verdict {
     const [dg, other] = g.degrees ? [g, p] : [p, g];
     if (scalarEqual(["Degrees", dg.json], other.json, vars, float, ctx)) return true;
   }
-  if (g.exact && p.exact && !float && vars.length === 0) return false;
   return false;
 }
 
 const FLIP: Record<RelOp, RelOp> = { "=": "=", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<=" };
 
+/** A name that can be assigned: x, (p, q), f(x). */
 function isSymbol(v: Value): boolean {
   if (v.kind === "tuple") return v.items.every(isSymbol);
-  return v.kind === "expr" && typeof v.json === "string" && v.vars.length === 1;
+  if (v.kind !== "expr") return false;
+  const j = v.json;
+  return (
+    (typeof j === "string" && v.vars.length === 1) ||
+    (Array.isArray(j) && j[0] === "InvisibleOperator" && v.vars.length === 1 && v.vars[0].includes("("))
+  );
 }
 
 type Relation = Extract<Value, { kind: "relation" }>;
@@ -411,8 +416,8 @@ export function isEquivalent(gold: string, pred: string, options: VerifyOptions 
       precision: options.precision,
       allowSetRelation: options.allowSetRelationComparison ?? false,
     });
-  } catch (err) {
-    if (err instanceof Unsupported) return null;
+  } catch {
+    // Unsupported constructs and anything unexpected: cannot verify, never an exception.
     return null;
   }
 }

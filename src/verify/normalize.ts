@@ -1,9 +1,8 @@
-import { matchBrace } from "./extract.ts";
-
 /**
  * Normalisation of one extracted answer into LaTeX the parser understands, plus the facts the
  * rewriting removed (a percent sign, a degree sign) that the comparison still needs.
  */
+import { matchBrace } from "./extract.ts";
 
 export interface Normalized {
   latex: string;
@@ -100,7 +99,10 @@ export function normalizeAnswer(raw: string, inMath: boolean): Normalized {
     // Text next to math is a unit or a label: drop it (and a unit power such as ^2).
     s = s.replace(new RegExp(`${TEXT_CMD.source}(?:\\s*\\^\\s*\\{?\\d\\}?)?`, "g"), " ");
   }
-  s = s.replace(TRAILING_UNITS, "").trim();
+  // Units go only when what is left has no variables: "15 cm^2" → 15, but "2\pi r h" keeps its h.
+  const withoutUnits = s.replace(TRAILING_UNITS, "").trim();
+  if (withoutUnits !== s && withoutUnits !== "" && !/[a-zA-Z]/.test(withoutUnits.replace(/\\[a-zA-Z]+/g, "")))
+    s = withoutUnits;
   // Braces used as grouping around the whole answer: {1,3}.
   while (s.startsWith("{") && matchBrace(s, 0) === s.length) s = s.slice(1, -1).trim();
   // "x \in S" states the set S.
