@@ -12,11 +12,11 @@ import { type ModelConfig, type ModelDims, modelDims, parameterShapes } from "..
 import type { Model } from "../model/model.ts";
 import { Rng } from "../model/rng.ts";
 import { Tape, Tensor } from "./autograd.ts";
+import { linearCrossEntropy } from "./loss.ts";
 import {
   add,
   attention,
   biasAdd,
-  crossEntropy,
   embedding,
   linear,
   type RopeTable,
@@ -100,8 +100,17 @@ export class TrainableDecoder {
     return this.rope;
   }
 
-  /** Final hidden states (B*T, C) → logits (B*T, V) on tape g. */
+  /** Logits (B*T, V) on tape g. */
   forwardLogits(g: Tape, batch: Omit<Batch, "targets" | "weights">): Tensor {
+    return linear(g, this.forwardHidden(g, batch), this.p(this.headName()));
+  }
+
+  private headName(): string {
+    return this.model.config.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
+  }
+
+  /** Final normalised hidden states (B*T, C) on tape g: everything before the LM head. */
+  forwardHidden(g: Tape, batch: Omit<Batch, "targets" | "weights">): Tensor {
     const d = this.dims;
     const { batch: B, time: T, tokens } = batch;
     if (tokens.length !== B * T) throw new Error(`forward: ${tokens.length} tokens for batch ${B}×${T}`);
@@ -132,9 +141,7 @@ export class TrainableDecoder {
       const up = linear(g, h2, this.p(`${n}.mlp.up_proj.weight`));
       x = add(g, x, linear(g, swiglu(g, gate, up), this.p(`${n}.mlp.down_proj.weight`)));
     }
-    const hf = rmsnorm(g, x, this.p("model.norm.weight"), d.eps);
-    const head = this.model.config.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
-    return linear(g, hf, this.p(head)); // (B*T, V)
+    return rmsnorm(g, x, this.p("model.norm.weight"), d.eps);
   }
 
   private project(g: Tape, h: Tensor, prefix: string): Tensor {
@@ -144,14 +151,10 @@ export class TrainableDecoder {
 
   /** Masked mean cross-entropy of a batch as a scalar on tape g (normalizer: see ops.crossEntropy). */
   forwardLoss(g: Tape, batch: Batch, normalizer?: number): Tensor {
-    const logits = this.forwardLogits(g, batch);
-    return crossEntropy(
-      g,
-      logits,
-      batch.targets,
-      batch.weights ?? new Float32Array(batch.tokens.length).fill(1),
-      normalizer,
-    );
+    const weights = batch.weights ?? new Float32Array(batch.tokens.length).fill(1);
+    // the head fused with the loss: no (B*T, V) logits, masked rows skipped (loss.ts)
+    const hidden = this.forwardHidden(g, batch);
+    return linearCrossEntropy(g, hidden, this.p(this.headName()), batch.targets, weights, normalizer);
   }
 
   /** Forward + backward of one (micro-)batch; gradients ADD into the parameters' grads. Returns the loss. */

@@ -1,0 +1,96 @@
+/**
+ * The LM head fused with masked cross-entropy, chunked over rows so the (rows, vocab) logits never exist
+ * whole: with Qwen's 151,936-token vocabulary, 2,048 rows of float32 logits and their gradient would take
+ * 2.5 GB. Rows whose weight is 0 (prompt tokens, padding) are dropped before the head's product, so
+ * prompt-masked SFT pays for the head only on the answer tokens. Backward recomputes each chunk's logits
+ * (one extra head product) instead of keeping them.
+ */
+import { allocBuffer, releaseBuffer, type Tape, Tensor } from "./autograd.ts";
+import { getKernels } from "./kernels.ts";
+
+/**
+ * Σ_r w_r·CE(h_r·Wᵀ, t_r) / normalizer as a scalar; h [rows, C], w [V, C] (HF lm_head layout). Same value
+ * and gradients as crossEntropy(linear(h, w)), with memory O(chunk·V).
+ */
+export function linearCrossEntropy(
+  g: Tape,
+  h: Tensor,
+  w: Tensor,
+  targets: Int32Array,
+  weights: Float32Array,
+  normalizer?: number,
+  chunk = 512,
+): Tensor {
+  const K = getKernels();
+  const C = h.shape[h.shape.length - 1]!;
+  const rows = h.size / C;
+  const V = w.size / C;
+  if (w.shape[w.shape.length - 1] !== C)
+    throw new Error(`linearCrossEntropy: head expects ${w.shape.at(-1)} features, h has ${C}`);
+  if (targets.length !== rows || weights.length !== rows)
+    throw new Error("linearCrossEntropy: one target per row");
+  // the rows that carry loss, and their targets/weights, compacted
+  const live: number[] = [];
+  let norm = 0;
+  for (let r = 0; r < rows; r++) {
+    if (weights[r] === 0) continue;
+    if (targets[r]! < 0 || targets[r]! >= V)
+      throw new Error(`linearCrossEntropy: target ${targets[r]} outside vocabulary of ${V}`);
+    live.push(r);
+    norm += weights[r]!;
+  }
+  if (normalizer !== undefined) norm = normalizer;
+  if (norm <= 0) norm = 1;
+  const n = live.length;
+  const tl = Int32Array.from(live, (r) => targets[r]!);
+  const wl = Float32Array.from(live, (r) => weights[r]!);
+  const compact = n < rows;
+  const hl = compact ? allocBuffer(n * C, false) : h.data;
+  if (compact) for (let i = 0; i < n; i++) hl.set(h.data.subarray(live[i]! * C, live[i]! * C + C), i * C);
+
+  const cs = Math.max(1, Math.min(chunk, n));
+  const logits = allocBuffer(cs * V, false);
+  // (r, V) logits of compact rows [r0, r0 + r) into `logits`
+  const head = (r0: number, r: number) =>
+    K.gemm(r, V, C, hl, r0 * C, C, 1, w.data, 0, 1, C, logits, 0, V, false);
+  let total = 0;
+  for (let r0 = 0; r0 < n; r0 += cs) {
+    const r = Math.min(cs, n - r0);
+    head(r0, r);
+    total += K.crossEntropy(logits, tl.subarray(r0, r0 + r), wl.subarray(r0, r0 + r), r, V, null, 0);
+  }
+  const out = new Tensor(new Float32Array([total / norm]), []);
+  const done = () => {
+    releaseBuffer(logits);
+    if (compact) releaseBuffer(hl);
+  };
+  if (!g.needsGrad(h, w) || n === 0) {
+    done();
+    return out;
+  }
+  g.record(out, () => {
+    const scale = out.grad![0]! / norm;
+    const dl = allocBuffer(cs * V, false);
+    const dhl = !h.requiresGrad ? null : compact ? allocBuffer(n * C) : h.gradBuffer();
+    for (let r0 = 0; r0 < n; r0 += cs) {
+      const r = Math.min(cs, n - r0);
+      head(r0, r);
+      dl.fill(0, 0, r * V);
+      K.crossEntropy(logits, tl.subarray(r0, r0 + r), wl.subarray(r0, r0 + r), r, V, dl, scale);
+      // dh [r, C] += dl [r, V] · W [V, C] ; dW [V, C] += dlᵀ · h
+      if (dhl) K.gemm(r, C, V, dl, 0, V, 1, w.data, 0, C, 1, dhl, r0 * C, C, true);
+      if (w.requiresGrad) K.gemm(V, C, r, dl, 0, 1, V, hl, r0 * C, C, 1, w.gradBuffer(), 0, C, true);
+    }
+    if (compact && dhl) {
+      const dh = h.gradBuffer();
+      for (let i = 0; i < n; i++) {
+        const o = live[i]! * C;
+        for (let j = 0; j < C; j++) dh[o + j]! += dhl[i * C + j]!;
+      }
+    }
+    if (compact && dhl) releaseBuffer(dhl);
+    releaseBuffer(dl);
+    done();
+  });
+  return out;
+}
