@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { generateCommand } from "./generate/command.ts";
+import { trainCommand } from "./train/command.ts";
 import { UserError } from "./util/errors.ts";
 import { verifyCommand } from "./verify/command.ts";
 
@@ -18,7 +19,7 @@ const program = new Command()
   .exitOverride();
 
 // Stage commands are registered here, one line each, in pipeline order.
-const stages: Command[] = [generateCommand, verifyCommand];
+const stages: Command[] = [generateCommand, verifyCommand, trainCommand];
 for (const stage of stages) program.addCommand(stage);
 
 try {

@@ -1,0 +1,66 @@
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { AdamW } from "../engine/optim.ts";
+import { loadModelFolder, saveModelFolder } from "../model/hfFolder.ts";
+import type { Model, Tensor } from "../model/model.ts";
+import { readSafetensors, writeSafetensors } from "../model/safetensors.ts";
+
+/** Where a run stands: enough, with the data order derived from the seed, to resume exactly. */
+export interface TrainerState {
+  step: number;
+  epoch: number;
+  /** Optimizer steps already taken within `epoch`. */
+  stepInEpoch: number;
+  elapsedSeconds: number;
+}
+
+/**
+ * A checkpoint is an HF model folder plus `optimizer.safetensors` (AdamW moments) and
+ * `trainer_state.json`. It is written beside the old one and renamed over it, so a kill at any moment
+ * leaves one whole checkpoint.
+ */
+export function saveCheckpoint(
+  dir: string,
+  model: Model,
+  opt: AdamW,
+  state: TrainerState,
+  tokenizerFrom: string,
+): void {
+  const tmp = `${dir}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  saveModelFolder(tmp, model, { tokenizerFrom });
+  const moments = new Map<string, Tensor>();
+  for (const [name, m] of opt.state.m) moments.set(`m.${name}`, { shape: [m.length], data: m });
+  for (const [name, v] of opt.state.v) moments.set(`v.${name}`, { shape: [v.length], data: v });
+  writeSafetensors(path.join(tmp, "optimizer.safetensors"), moments, {
+    metadata: { step: String(opt.state.step) },
+  });
+  writeFileSync(path.join(tmp, "trainer_state.json"), `${JSON.stringify(state, null, 2)}\n`);
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+}
+
+export function hasCheckpoint(dir: string): boolean {
+  return existsSync(path.join(dir, "trainer_state.json"));
+}
+
+export function loadCheckpoint(dir: string): {
+  model: Model;
+  state: TrainerState;
+  restore(opt: AdamW): void;
+} {
+  const model = loadModelFolder(dir);
+  const state: TrainerState = JSON.parse(readFileSync(path.join(dir, "trainer_state.json"), "utf8"));
+  return {
+    model,
+    state,
+    restore(opt: AdamW) {
+      const { tensors, metadata } = readSafetensors(path.join(dir, "optimizer.safetensors"));
+      opt.state.step = Number(metadata?.step ?? state.step);
+      for (const [key, t] of tensors) {
+        const [kind, ...rest] = key.split(".");
+        (kind === "m" ? opt.state.m : opt.state.v).set(rest.join("."), t.data);
+      }
+    },
+  };
+}

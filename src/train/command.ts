@@ -1,0 +1,57 @@
+import { Command } from "commander";
+import { resolveOptions } from "../config/recipe.ts";
+import { trainOptionsSchema } from "./options.ts";
+
+export const trainCommand = new Command("train")
+  .description(
+    "supervised fine-tuning of a student on chat rows (loss on the assistant's tokens) → <out>/ (HF folder)",
+  )
+  .option(
+    "--data <train.jsonl>",
+    'Hugging Face chat rows: {"messages": [...]} a line, the last one the assistant\'s',
+  )
+  .option("--validation <file.jsonl>", "validation rows (default: validation.jsonl beside --data, if any)")
+  .option(
+    "--init <model>",
+    "a Hugging Face model folder (qwen2/qwen3/llama) or new:<1m|5m|25m|100m>[?arch=&vocab=&context=]",
+  )
+  .option("--out <dir>", "output folder: the trained model, metrics.jsonl, checkpoint/")
+  .option("--epochs <n>", "passes over the data (default 2)")
+  .option("--lr <rate>", "peak learning rate (default 1e-3 new, 5e-5 pretrained)")
+  .option("--warmup <steps|ratio>", "warmup steps, or a ratio of all steps when below 1 (default 0.05)")
+  .option("--batch-tokens <n>", "tokens a step (default 8192)")
+  .option("--micro-batch-tokens <n>", "tokens a forward/backward pass, for memory (default: the whole step)")
+  .option("--context <n>", "packed row length in tokens (default 512)")
+  .option("--weight-decay <w>", "AdamW weight decay (default 0.1; none on norms and biases)")
+  .option("--seed <s>", "seed of the initial weights and the data order (default 0)")
+  .option("--checkpoint-every <steps>", "checkpoint interval (default 200; epochs always end with one)")
+  .option("--tokenizer <dir>", "for new models: use this tokenizer instead of training one on the data")
+  .option("--tokenizer-corpus <files...>", "for new models: more chat JSONL for the tokenizer to learn from")
+  .option("--max-steps <n>", "stop after n steps")
+  .option("--resume", "continue from <out>/checkpoint exactly where it stopped")
+  .option("--recipe <file.yaml>", "read these options from a YAML recipe (flags override it)")
+  .option("--quiet", "no progress output")
+  .action(async (flags: Record<string, unknown>) => {
+    const { recipe, ...rest } = flags;
+    const options = resolveOptions(
+      trainOptionsSchema,
+      rest,
+      recipe ? { file: String(recipe), stage: "train" } : undefined,
+    );
+    const { train } = await import("./train.ts");
+    let stopping = false;
+    process.once("SIGINT", () => {
+      stopping = true;
+      process.stderr.write(
+        "\ntrain: stopping after this step and saving a checkpoint (Ctrl-C again to quit now)\n",
+      );
+      process.once("SIGINT", () => process.exit(130));
+    });
+    const s = await train(options, { shouldStop: () => stopping });
+    process.stderr.write(
+      `train: ${s.params.toLocaleString("en")} parameters, ${s.steps} steps, loss ${s.finalLoss.toFixed(4)}` +
+        `${s.validationLoss === null ? "" : `, validation ${s.validationLoss.toFixed(4)}`} | ${s.tokensPerSecond} tokens/s | ` +
+        `${s.seconds.toFixed(0)} s → ${s.out}\n`,
+    );
+    if (stopping) process.exitCode = 130;
+  });

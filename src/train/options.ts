@@ -1,0 +1,34 @@
+import { z } from "zod";
+
+/** Every option of `distill train`, shared by flags and YAML recipes. */
+export const trainOptionsSchema = z
+  .object({
+    data: z.string({ error: "is required: a train.jsonl in Hugging Face chat format" }).min(1),
+    validation: z.string().optional(),
+    init: z.string({ error: "is required: a model folder or new:<preset>" }).min(1),
+    out: z.string({ error: "is required: the output folder" }).min(1),
+    epochs: z.coerce.number().int().min(1).default(2),
+    /** Peak learning rate (default: 1e-3 for a new model, 5e-5 for a pretrained one). */
+    lr: z.coerce.number().positive().optional(),
+    minLrRatio: z.coerce.number().min(0).max(1).default(0.1),
+    warmup: z.coerce.number().min(0).default(0.05),
+    weightDecay: z.coerce.number().min(0).default(0.1),
+    maxGradNorm: z.coerce.number().positive().default(1),
+    batchTokens: z.coerce.number().int().min(1).default(8192),
+    microBatchTokens: z.coerce.number().int().min(1).optional(),
+    context: z.coerce.number().int().min(8).default(512),
+    seed: z.coerce.number().int().min(0).default(0),
+    resume: z.coerce.boolean().default(false),
+    checkpointEvery: z.coerce.number().int().min(0).default(200),
+    /** Tokenizer folder for a new model (default: train a BPE tokenizer on the data). */
+    tokenizer: z.string().optional(),
+    /** Extra chat JSONL files whose text the new tokenizer also learns from. */
+    tokenizerCorpus: z.array(z.string()).default([]),
+    /** Stop after this many optimizer steps (the schedule still spans all epochs). */
+    maxSteps: z.coerce.number().int().min(1).optional(),
+    quiet: z.coerce.boolean().default(false),
+  })
+  .strict();
+
+export type TrainOptions = z.input<typeof trainOptionsSchema>;
+export type ResolvedTrainOptions = z.output<typeof trainOptionsSchema>;

@@ -1,0 +1,105 @@
+import type { Batch } from "../engine/decoder.ts";
+import type { Example } from "./data.ts";
+
+/**
+ * Sequence packing: examples laid end to end in rows of `context` tokens, each example its own
+ * attention segment (the engine's attention never crosses segments, and RoPE positions restart at
+ * each), so packed examples cannot see each other. An example that does not fit the rest of a row
+ * starts the next one; one longer than `context` is cut (and counted).
+ *
+ * Targets are next tokens within the same example; the weight of a target is the example's mask at
+ * that next token, so only assistant tokens are predicted with loss.
+ */
+export interface PackedRows {
+  rows: number;
+  context: number;
+  tokens: Int32Array; // (rows, context)
+  targets: Int32Array; // (rows, context)
+  weights: Float32Array; // (rows, context)
+  segments: Int32Array; // (rows, context)
+  /** Examples cut to fit the context. */
+  truncated: number;
+  /** Non-padding tokens. */
+  realTokens: number;
+}
+
+/** Which examples go in which row, in `order`; cheap (no token copies), so step counts are known up front. */
+export function planRows(
+  examples: Example[],
+  order: readonly number[],
+  context: number,
+): { rows: RowPlan[]; truncated: number } {
+  const rows: RowPlan[] = [];
+  let row: RowPlan = [];
+  let used = 0;
+  let truncated = 0;
+  for (const index of order) {
+    let length = examples[index].ids.length;
+    if (length > context) {
+      length = context;
+      truncated++;
+    }
+    if (used + length > context) {
+      rows.push(row);
+      row = [];
+      used = 0;
+    }
+    row.push({ example: index, length });
+    used += length;
+  }
+  if (row.length > 0) rows.push(row);
+  return { rows, truncated };
+}
+
+type RowPlan = { example: number; length: number }[];
+
+export function packExamples(
+  examples: Example[],
+  order: readonly number[],
+  context: number,
+  padId: number,
+): PackedRows {
+  const { rows: rowsOf, truncated } = planRows(examples, order, context);
+  const n = rowsOf.length * context;
+  const tokens = new Int32Array(n).fill(padId);
+  const targets = new Int32Array(n).fill(padId);
+  const weights = new Float32Array(n);
+  const segments = new Int32Array(n);
+  let segment = 0;
+  let realTokens = 0;
+  for (const [r, items] of rowsOf.entries()) {
+    let at = r * context;
+    for (const { example, length } of items) {
+      const { ids, mask } = examples[example];
+      segment++;
+      for (let j = 0; j < length; j++) {
+        tokens[at + j] = ids[j];
+        segments[at + j] = segment;
+        if (j + 1 < length) {
+          targets[at + j] = ids[j + 1];
+          weights[at + j] = mask[j + 1];
+        }
+      }
+      at += length;
+      realTokens += length;
+    }
+    // padding: a segment of its own, no loss
+    segment++;
+    segments.fill(segment, at, (r + 1) * context);
+  }
+  return { rows: rowsOf.length, context, tokens, targets, weights, segments, truncated, realTokens };
+}
+
+/** Rows [from, to) of a packing as one engine batch. */
+export function batchOf(p: PackedRows, from: number, to: number): Batch {
+  const a = from * p.context;
+  const b = to * p.context;
+  return {
+    batch: to - from,
+    time: p.context,
+    tokens: p.tokens.subarray(a, b),
+    targets: p.targets.subarray(a, b),
+    weights: p.weights.subarray(a, b),
+    segments: p.segments.subarray(a, b),
+  };
+}
