@@ -91,6 +91,15 @@ function scalarEqual(a: Json, b: Json, vars: string[], float: boolean, ctx: Cont
 }
 
 function compareExpr(g: ExprValue, p: ExprValue, ctx: Context): Verdict {
+  try {
+    return compareExprUnsafe(g, p, ctx);
+  } catch (err) {
+    if (err instanceof Unsupported) return null; // e.g. a head the evaluator does not know
+    throw err;
+  }
+}
+
+function compareExprUnsafe(g: ExprValue, p: ExprValue, ctx: Context): Verdict {
   if (g.exact && p.exact && !g.hasFloat && !p.hasFloat && g.vars.length === 0 && p.vars.length === 0) {
     if (equals(g.exact, p.exact)) return true;
   } else {
