@@ -26,7 +26,6 @@ export { type TinyGgufModel, type TinyGgufOptions, tinyCorpus, writeTinyGgufMode
 export { loadModelFolder, type SaveOptions, saveModelFolder } from "./hfFolder.ts";
 export { checkModelParams, type Model, parameterCount, randomModel, type Tensor } from "./model.ts";
 export { type ModelfileOptions, ollamaModelfile } from "./ollama.ts";
-export { modelPresets, type PresetOptions, presetConfig } from "./presets.ts";
 export {
   type ChatGenerateOptions,
   type ChatResult,
