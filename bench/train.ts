@@ -68,7 +68,7 @@ function runEngine() {
   for (const p of model.params.values()) params += p.size;
   const opt = decoderOptimizer(model, { lr: 3e-4, weightDecay: 0.1 });
   const rng = new Rng(1);
-  const data = Array.from({ length: 8 }, () => randomBatch(rng));
+  const data = Array.from({ length: 64 }, () => randomBatch(rng)); // 64 distinct batches, as the script
   let lossFirst = 0;
   let lossLast = 0;
   for (let i = 0; i < warmup; i++) lossFirst = trainStep(model, opt, [data[i % data.length]!]).loss;
