@@ -5,8 +5,9 @@
  *
  *   npm run bench:verify [-- --seconds 3]
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
+import { fileURLToPath } from "node:url";
 import { clearVerifyCache, isEquivalent } from "../src/verify/equivalent.ts";
 
 const path = new URL("../../shared/data/verifier-cases/math-verify-test_all.jsonl", import.meta.url);
@@ -18,6 +19,10 @@ interface Row {
   pred: string;
   precision?: number;
   allow_set_relation_comp?: boolean;
+}
+if (!existsSync(path)) {
+  process.stderr.write(`bench:verify needs ${fileURLToPath(path)} (../shared/data); it is absent here\n`);
+  process.exit(2);
 }
 const rows = readFileSync(path, "utf8")
   .split("\n")
