@@ -53,3 +53,8 @@ test("a whole answer '2,3' is a list; '1,22' and '0,111' are decimal commas", ()
   const [decimal] = extractCandidates("1,22");
   assert.equal(decimal.math, false);
 });
+
+test("the last answer phrase that states something; #### anywhere", () => {
+  assert.equal(extractAnswer("So the answer is 5. Let me double check the answer. Yes."), "5");
+  assert.equal(extractAnswer("reasoning\n#### 72\n<|im_end|>"), "72");
+});

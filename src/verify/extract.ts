@@ -135,7 +135,24 @@ function firstAnywhere(segment: string): Candidate | null {
   return num ? { text: num.inner, source: "answer", math: false } : null;
 }
 
-/** "final answer is X", "final answer: … is X", "the answer is X", "answer: X" (last occurrence). */
+/** What follows one "answer" phrase: "is X" nearest the phrase, else the first answer-like thing. */
+function answerAfter(text: string, from: number): Candidate | null {
+  let segment = text.slice(from, from + 400);
+  const stop = /I hope|<\|im_(?:start|end)\|>|\n\s*\n/.exec(segment);
+  if (stop) segment = segment.slice(0, stop.index);
+  // "The volume of $ABCDEFGH$ is 120.": the value after "is", not the first span.
+  for (const is of segment.matchAll(/\b(?:is|are|be|equals?)\b|=/g)) {
+    if (is.index > 150) break;
+    const found = firstAtom(segment.slice(is.index + is[0].length));
+    if (found) return found;
+  }
+  return firstAtom(segment) ?? firstAnywhere(segment.slice(0, 120));
+}
+
+/**
+ * "final answer is X", "final answer: … is X", "the answer is X", "answer: X": the last phrase that
+ * states something ("…the answer is 5. Let me check the answer." still gives 5).
+ */
 function phraseCandidates(text: string): (Candidate & { at: number })[] {
   const out: (Candidate & { at: number })[] = [];
   for (const [re, source] of [
@@ -143,20 +160,13 @@ function phraseCandidates(text: string): (Candidate & { at: number })[] {
     [/\banswer\b/gi, "answer"],
   ] as const) {
     const hits = [...text.matchAll(re)];
-    const last = hits[hits.length - 1];
-    if (!last) continue;
-    let segment = text.slice(last.index + last[0].length, last.index + last[0].length + 400);
-    const stop = /I hope|<\|im_(?:start|end)\|>|\n\s*\n/.exec(segment);
-    if (stop) segment = segment.slice(0, stop.index);
-    // "is X" nearest the phrase wins: "The volume of $ABCDEFGH$ is 120."
-    let found: Candidate | null = null;
-    for (const is of segment.matchAll(/\b(?:is|are|be|equals?)\b|=/g)) {
-      if (is.index > 150) break;
-      found = firstAtom(segment.slice(is.index + is[0].length));
-      if (found) break;
+    for (let h = hits.length - 1; h >= Math.max(0, hits.length - 8); h--) {
+      const found = answerAfter(text, hits[h].index + hits[h][0].length);
+      if (found) {
+        out.push({ ...found, source, at: hits[h].index });
+        break;
+      }
     }
-    found ??= firstAtom(segment) ?? firstAnywhere(segment.slice(0, 120));
-    if (found) out.push({ ...found, source, at: last.index });
   }
   return out;
 }
@@ -201,7 +211,8 @@ export function extractCandidates(text: string, options: ExtractOptions = {}): C
     const last = boxes[boxes.length - 1];
     out.push({ text: withPercent(body, inner, last.end), source: "boxed", math: true });
   }
-  const hash = /####\s*([^\n]+)\s*$/.exec(body);
+  const hashes = [...body.matchAll(/####\s*([^\n]+)/g)];
+  const hash = hashes[hashes.length - 1];
   if (hash) out.push({ text: hash[1].trim(), source: "hash", math: false });
   // A "final answer is …" stated after the last box is the later word: it goes first.
   const lastBoxEnd = boxes.length > 0 ? boxes[boxes.length - 1].end : -1;
