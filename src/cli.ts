@@ -4,6 +4,7 @@
  * `command.ts` parses its flags and calls the library; this file maps errors to exit codes.
  */
 import { Command, CommanderError } from "commander";
+import { evalCommand } from "./evaluate/command.ts";
 import { generateCommand } from "./generate/command.ts";
 import { trainCommand } from "./train/command.ts";
 import { UserError } from "./util/errors.ts";
@@ -19,7 +20,7 @@ const program = new Command()
   .exitOverride();
 
 // Stage commands are registered here, one line each, in pipeline order.
-const stages: Command[] = [generateCommand, verifyCommand, trainCommand];
+const stages: Command[] = [generateCommand, verifyCommand, trainCommand, evalCommand];
 for (const stage of stages) program.addCommand(stage);
 
 try {

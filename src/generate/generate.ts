@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { loadPrompts, type PromptRecord } from "../tasks/sources.ts";
-import { createTeacher } from "../teachers/registry.ts";
+import { createTeacher, isModelFolder } from "../teachers/registry.ts";
 import type { Teacher } from "../teachers/types.ts";
 import { TeacherError } from "../teachers/types.ts";
 import { resolveMarkers, type TemplateMarkers } from "../template/markers.ts";
@@ -138,6 +138,9 @@ export async function generate(
       timeoutMs: options.timeoutMs,
       sequences: options.concurrency,
     });
+  // students learn the template from their training data, so they get the bare problem
+  const useInstruction =
+    options.instruction ?? !(options.teacher.startsWith("model:") || isModelFolder(options.teacher));
   const out = new JsonlAppender(file);
   const failures = new JsonlAppender(failedFile);
   const progress = createProgress("generate", jobs.length, { quiet: options.quiet });
@@ -146,7 +149,9 @@ export async function generate(
 
   const runOne = async ({ prompt, index }: { prompt: PromptRecord; index: number }) => {
     const seed = hashSeed(options.seed, prompt.id, index);
-    const messages = renderTeacherMessages(prompt.prompt, markers);
+    const messages = useInstruction
+      ? renderTeacherMessages(prompt.prompt, markers)
+      : [{ role: "user" as const, content: prompt.prompt.trim() }];
     const t0 = performance.now();
     let last = t0;
     const result = await withRetries(async () => {

@@ -30,6 +30,8 @@ export const generateOptionsSchema = z
       })
       .partial()
       .optional(),
+    /** Append the template instruction to each prompt (default: yes, except for the project's own models). */
+    instruction: z.coerce.boolean().optional(),
     quiet: z.coerce.boolean().default(false),
   })
   .strict();

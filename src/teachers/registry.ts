@@ -1,8 +1,11 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { defaultMarkers, type TemplateMarkers } from "../template/markers.ts";
 import { UserError } from "../util/errors.ts";
 import { createEquationsTeacher } from "./builtin/equations.ts";
 import { createGeneralTeacher } from "./builtin/general.ts";
 import { createGgufTeacher } from "./gguf.ts";
+import { createLocalModelTeacher } from "./local.ts";
 import { createOpenAITeacher, parseOpenAISpec } from "./openai.ts";
 import type { Teacher } from "./types.ts";
 
@@ -37,10 +40,15 @@ export const teacherFactories: Record<
       timeoutMs: options.timeoutMs,
     }),
   gguf: (rest, options) => createGgufTeacher({ path: rest, sequences: options.sequences }),
+  model: (rest) => createLocalModelTeacher(rest),
 };
 
-/** `builtin:equations`, `builtin:general`, `openai:<model>@<baseURL>`, `gguf:<path>`. */
+/**
+ * `builtin:equations`, `builtin:general`, `openai:<model>@<baseURL>`, `gguf:<path>`, `model:<dir>` —
+ * or a bare path to a model folder of the project's own.
+ */
 export function createTeacher(spec: string, options: TeacherOptions = {}): Teacher {
+  if (isModelFolder(spec)) return createLocalModelTeacher(spec);
   const colon = spec.indexOf(":");
   const factory = colon > 0 ? teacherFactories[spec.slice(0, colon)] : undefined;
   if (!factory) {
@@ -49,4 +57,9 @@ export function createTeacher(spec: string, options: TeacherOptions = {}): Teach
     );
   }
   return factory(spec.slice(colon + 1), options, spec);
+}
+
+/** A folder with a config.json: a model of the project's own (or any HF checkpoint it can run). */
+export function isModelFolder(spec: string): boolean {
+  return !/^[a-z]+:/.test(spec) && existsSync(path.join(spec, "config.json"));
 }

@@ -1,0 +1,38 @@
+import { Command } from "commander";
+
+export const evalCommand = new Command("eval")
+  .description(
+    "evaluate a model on a benchmark → <out>/results.jsonl and summary.json (pass@1 over k samples, pass@k, format rate, lengths)",
+  )
+  .requiredOption(
+    "--model <spec>",
+    "a model folder of the project's own, builtin:equations, openai:<model>@<url>, gguf:<path>",
+  )
+  .requiredOption(
+    "--benchmark <source>",
+    "builtin:equations?split=test&count=…, gsm8k:test, math500:test, aime:test, jsonl:<path>",
+  )
+  .requiredOption("--out <dir>", "output folder (re-run to resume)")
+  .option("--samples <k>", "samples per item (default 1)", Number)
+  .option("--temperature <t>", "sampling temperature (default 0: greedy)", Number)
+  .option("--top-p <p>", "nucleus sampling (default 1)", Number)
+  .option("--max-tokens <m>", "completion token limit (default 1024)", Number)
+  .option("--limit <n>", "first n items only", Number)
+  .option("--concurrency <c>", "requests in flight / sequences decoded together (default 32)", Number)
+  .option("--seed <s>", "sampling seed (default 0)", Number)
+  .option("--api-key-env <name>", "environment variable holding the API key")
+  .option("--quiet", "no progress output")
+  .action(async (flags) => {
+    const { evaluate } = await import("./evaluate.ts");
+    const s = await evaluate(flags);
+    const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+    process.stdout.write(
+      `${s.model} on ${s.benchmark}: accuracy ${pct(s.accuracy)} (pass@${s.samples} ${pct(s.pass_at_k)}), ` +
+        `format ${pct(s.format_rate)}, truncated ${pct(s.truncation_rate)}, ${s.mean_tokens} tokens, n=${s.n}\n`,
+    );
+    for (const [band, b] of Object.entries(s.by_band)) {
+      process.stdout.write(
+        `  ${band.padEnd(14)} accuracy ${pct(b.accuracy).padStart(6)}  format ${pct(b.format_rate).padStart(6)}  n=${b.n}\n`,
+      );
+    }
+  });

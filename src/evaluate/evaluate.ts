@@ -1,0 +1,131 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { type GenerationRecord, generate } from "../generate/generate.ts";
+import { readJsonl } from "../util/jsonl.ts";
+import { countTokens } from "../util/tokens.ts";
+import { scoreAnswer } from "./score.ts";
+
+export interface EvaluateOptions {
+  /** A teacher spec (builtin:…, openai:…@…, gguf:…) or a model folder of the project's own. */
+  model: string;
+  /** A prompt source with gold answers (builtin:equations?split=test, gsm8k:test, math500:test, jsonl:…). */
+  benchmark: string;
+  out: string;
+  /** Samples per item; accuracy is pass@1 averaged over them, as the DeepSeek-R1 paper reports. */
+  samples?: number;
+  temperature?: number;
+  topP?: number;
+  maxTokens?: number;
+  limit?: number;
+  concurrency?: number;
+  seed?: number;
+  apiKeyEnv?: string;
+  quiet?: boolean;
+}
+
+/** Figures for one model on one set of items (and, in `by_band`, on each band of it). */
+export interface ModelScore {
+  n: number;
+  samples: number;
+  /** pass@1 averaged over the samples. */
+  accuracy: number;
+  /** Share of items with at least one correct sample among `samples`. */
+  pass_at_k: number;
+  format_rate: number;
+  truncation_rate: number;
+  /** Mean completion tokens (as the model reports them). */
+  mean_tokens: number;
+  mean_reasoning_tokens: number;
+  mean_answer_tokens: number;
+}
+
+export interface EvaluateSummary extends ModelScore {
+  model: string;
+  benchmark: string;
+  by_band: Record<string, ModelScore>;
+  seconds: number;
+}
+
+export interface EvaluatedRecord extends GenerationRecord {
+  correct: boolean | null;
+}
+
+/**
+ * `distill eval`: sample every benchmark item `samples` times through the generation stage (resumable,
+ * concurrent, the same records), check each answer with the verifier, and write `results.jsonl` (the
+ * records with `correct`) and `summary.json` (accuracy, pass@k, format rate, lengths, truncation, per band).
+ */
+export async function evaluate(options: EvaluateOptions): Promise<EvaluateSummary> {
+  const started = Date.now();
+  mkdirSync(options.out, { recursive: true });
+  await generate({
+    prompts: options.benchmark,
+    teacher: options.model,
+    out: options.out,
+    samplesPerPrompt: options.samples ?? 1,
+    temperature: options.temperature ?? 0,
+    topP: options.topP ?? 1,
+    maxTokens: options.maxTokens ?? 1024,
+    limit: options.limit,
+    concurrency: options.concurrency ?? 32,
+    seed: options.seed ?? 0,
+    apiKeyEnv: options.apiKeyEnv,
+    quiet: options.quiet,
+  });
+  const records: EvaluatedRecord[] = [];
+  for await (const { value } of readJsonl<GenerationRecord>(path.join(options.out, "generations.jsonl"))) {
+    records.push({ ...value, correct: scoreAnswer(value) });
+  }
+  records.sort((a, b) => a.prompt_id.localeCompare(b.prompt_id) || a.sample_index - b.sample_index);
+  writeFileSync(
+    path.join(options.out, "results.jsonl"),
+    records.map((r) => `${JSON.stringify(r)}\n`).join(""),
+  );
+  const bands = [...new Set(records.map((r) => r.band ?? "all"))].sort();
+  const summary: EvaluateSummary = {
+    model: options.model,
+    benchmark: options.benchmark,
+    ...scoreRecords(records),
+    by_band: Object.fromEntries(
+      bands.map((band) => [band, scoreRecords(records.filter((r) => (r.band ?? "all") === band))]),
+    ),
+    seconds: (Date.now() - started) / 1000,
+  };
+  writeFileSync(path.join(options.out, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  return summary;
+}
+
+export function scoreRecords(records: EvaluatedRecord[]): ModelScore {
+  const byItem = new Map<string, EvaluatedRecord[]>();
+  for (const r of records) byItem.set(r.prompt_id, [...(byItem.get(r.prompt_id) ?? []), r]);
+  const mean = (f: (r: EvaluatedRecord) => number) =>
+    records.length ? records.reduce((s, r) => s + f(r), 0) / records.length : 0;
+  const items = [...byItem.values()];
+  return {
+    n: items.length,
+    samples: items.length ? Math.round(records.length / items.length) : 0,
+    accuracy: round(mean((r) => (r.correct ? 1 : 0))),
+    pass_at_k: round(
+      items.length ? items.filter((rs) => rs.some((r) => r.correct)).length / items.length : 0,
+    ),
+    format_rate: round(mean((r) => (r.conforms ? 1 : 0))),
+    truncation_rate: round(mean((r) => (r.finish_reason === "length" ? 1 : 0))),
+    mean_tokens: round(
+      mean((r) => r.usage.completion_tokens),
+      1,
+    ),
+    mean_reasoning_tokens: round(
+      mean((r) => countTokens(r.reasoning ?? "")),
+      1,
+    ),
+    mean_answer_tokens: round(
+      mean((r) => countTokens(r.answer ?? "")),
+      1,
+    ),
+  };
+}
+
+function round(x: number, digits = 4): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
