@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Decoder, logSoftmax } from "./forward.ts";
-import { generate, generateBatch } from "./generate.ts";
+import { generate, generateBatch, sampleToken } from "./generate.ts";
 import { randomModel } from "./model.ts";
+import { Rng } from "./rng.ts";
 import { type ArchName, tinyConfig } from "./testModels.ts";
 
 const archs: ArchName[] = ["qwen2", "qwen3", "llama"];
@@ -96,4 +97,39 @@ test("batched decoding: forwardBatch rows equal separate forwards; generateBatch
   prompts.forEach((p, i) => {
     assert.deepEqual(greedy[i].tokens, generate(dec, p, { maxTokens: 6 }).tokens);
   });
+});
+
+test("top-k / top-p sampling keeps exactly the nucleus, also when it lies deep in the tail", () => {
+  // Probabilities ∝ 10^-i.
+  const V = 50;
+  const logits = Float32Array.from({ length: V }, (_, i) => -i * Math.log(1e4) * 0.25);
+  const seen = (opts: { topP?: number; topK?: number }) => {
+    const rng = new Rng(1);
+    const ids = new Set<number>();
+    for (let i = 0; i < 20000; i++) ids.add(sampleToken(logits, { temperature: 1, ...opts }, rng));
+    return ids;
+  };
+  assert.deepEqual(
+    [...seen({ topK: 3 })].sort((a, b) => a - b),
+    [0, 1, 2],
+  );
+  assert.deepEqual([...seen({ topP: 0.5 })], [0]);
+  // p0 ≈ 0.9, p1 ≈ 0.09: topP 0.95 keeps {0, 1}, so token 1 appears, token 2 never does.
+  const two = seen({ topP: 0.95 });
+  assert.ok(two.has(1) && !two.has(2));
+  // One likely token and 49 at 5e-4 of it: topP 0.95 keeps the first alone (it holds 0.976); topP 0.99
+  // needs the tail, which lies below the first probability threshold the sampler tries.
+  const flat = Float32Array.from({ length: V }, (_, i) => (i === 0 ? 0 : Math.log(5e-4)));
+  const draws = (topP: number) => {
+    const rng = new Rng(2);
+    const ids = new Set<number>();
+    for (let i = 0; i < 20000; i++) ids.add(sampleToken(flat, { temperature: 1, topP }, rng));
+    return ids;
+  };
+  assert.deepEqual([...draws(0.95)], [0]);
+  // 0.976 + 29 × 0.000488 ≥ 0.99: the nucleus is the first token and tail ids 1…29 (ties go by id).
+  assert.deepEqual(
+    [...draws(0.99)].sort((a, b) => a - b),
+    Array.from({ length: 30 }, (_, i) => i),
+  );
 });

@@ -159,14 +159,31 @@ export function sampleToken(
   const topK = opts.topK ?? 0;
   let candidates: number[];
   if (topP < 1 || (topK > 0 && topK < logits.length)) {
-    // Sort ids by probability (descending, ties by id) and cut by k, then by cumulative mass.
-    const order = Array.from({ length: logits.length }, (_, i) => i).sort(
-      (a, b) => probs[b] - probs[a] || a - b,
-    );
-    const k = topK > 0 ? Math.min(topK, order.length) : order.length;
+    // Sort ids by probability (descending, ties by id) and cut by k, then by cumulative mass. Only the
+    // head of the distribution can be in the nucleus or the top k, so sort the ids above a threshold,
+    // lowering it until they hold enough mass and count (exact; avoids sorting 150k ids per token).
+    const k = topK > 0 ? Math.min(topK, logits.length) : logits.length;
+    const V = logits.length;
+    // Unnormalized probabilities: the most likely token has exactly 1.
+    let threshold = 1e-3;
+    let order: number[];
+    for (;;) {
+      order = [];
+      let headMass = 0;
+      for (let i = 0; i < V; i++) {
+        if (probs[i] >= threshold) {
+          order.push(i);
+          headMass += probs[i];
+        }
+      }
+      // The kept ids are a prefix of the global order: enough once they reach topP or number k.
+      if (threshold === 0 || headMass / sum >= topP || order.length >= k) break;
+      threshold = threshold < 1e-30 ? 0 : threshold * 1e-4;
+    }
+    order.sort((a, b) => probs[b] - probs[a] || a - b);
     candidates = [];
     let mass = 0;
-    for (let i = 0; i < k; i++) {
+    for (let i = 0; i < Math.min(k, order.length); i++) {
       candidates.push(order[i]);
       mass += probs[order[i]] / sum;
       if (mass >= topP) break;

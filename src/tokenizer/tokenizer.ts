@@ -54,11 +54,16 @@ export class TextTokenizer {
     this.padToken = tokenText(tokenizerConfig.pad_token as TokenField);
   }
 
-  /** Size of the id space: BPE vocabulary plus added tokens. */
+  private cachedVocabSize = -1;
+
+  /** Size of the id space: BPE vocabulary plus added tokens (largest id + 1). */
   get vocabSize(): number {
-    let max = -1;
-    for (const id of this.tokenizer.get_vocab(true).values()) if (id > max) max = id;
-    return max + 1;
+    if (this.cachedVocabSize < 0) {
+      let max = -1;
+      for (const id of this.tokenizer.get_vocab(true).values()) if (id > max) max = id;
+      this.cachedVocabSize = max + 1;
+    }
+    return this.cachedVocabSize;
   }
 
   /** Token ids of `text`; special tokens written in the text (e.g. `<|im_start|>`) become their ids. */
