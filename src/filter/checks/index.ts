@@ -1,0 +1,66 @@
+import { defaultMarkers } from "../../template/markers.ts";
+import { checkCorrectness } from "./correctness.ts";
+import { checkLanguage } from "./language.ts";
+import { checkLength } from "./length.ts";
+import { checkParagraphs } from "./paragraphs.ts";
+import { checkRepetition } from "./repetition.ts";
+import { checkTemplate } from "./template.ts";
+import { checkTruncation } from "./truncation.ts";
+import type { CandidateRecord, Check, CheckConfig, CheckVerdict } from "./types.ts";
+
+export type { CandidateRecord, Check, CheckConfig, CheckVerdict };
+export {
+  checkCorrectness,
+  checkLanguage,
+  checkLength,
+  checkParagraphs,
+  checkRepetition,
+  checkTemplate,
+  checkTruncation,
+};
+
+/**
+ * Defaults, chosen so that clean built-in traces and GSM8K's reference solutions pass (tests hold both):
+ * paragraphs up to 1,000 characters or 12 sentences; a line of 8+ characters may occur 3 times, not 4;
+ * at most 25% of 8-grams repeated; responses of 1 to 65,536 characters.
+ */
+export const defaultCheckConfig: CheckConfig = {
+  markers: defaultMarkers,
+  language: "en",
+  languageMinWords: 5,
+  languageMargin: 0.15,
+  maxParagraphChars: 1000,
+  maxParagraphSentences: 12,
+  repeatedLineMinChars: 8,
+  maxLineRepeats: 4,
+  repetitionNgram: 8,
+  maxRepeatedNgramShare: 0.25,
+  minChars: 1,
+  maxChars: 65536,
+  keepUnverifiable: false,
+};
+
+/** The checks in funnel order: cheap structural checks first, then the answer, then readability. */
+export const checks: { name: string; run: Check }[] = [
+  { name: "template", run: checkTemplate },
+  { name: "truncation", run: checkTruncation },
+  { name: "correctness", run: checkCorrectness },
+  { name: "language", run: checkLanguage },
+  { name: "paragraphs", run: checkParagraphs },
+  { name: "repetition", run: checkRepetition },
+  { name: "length", run: checkLength },
+];
+
+/** Run every check (not only up to the first failure), so a rejected row lists every reason. */
+export function runChecks(record: CandidateRecord, config: CheckConfig): Record<string, CheckVerdict> {
+  const verdicts: Record<string, CheckVerdict> = {};
+  for (const { name, run } of checks) {
+    try {
+      verdicts[name] = run(record, config);
+    } catch (err) {
+      // A check must not throw; if one does, the row is not lost: it is judged "cannot check".
+      verdicts[name] = { pass: null, reason: `check failed: ${(err as Error).message}` };
+    }
+  }
+  return verdicts;
+}
