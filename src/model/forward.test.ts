@@ -4,6 +4,7 @@ import { Decoder, logSoftmax } from "./forward.ts";
 import { generate, generateBatch, sampleToken } from "./generate.ts";
 import { randomModel } from "./model.ts";
 import { Rng } from "./rng.ts";
+import { scoreContinuation } from "./score.ts";
 import { type ArchName, tinyConfig } from "./testModels.ts";
 
 const archs: ArchName[] = ["qwen2", "qwen3", "llama"];
@@ -132,4 +133,22 @@ test("top-k / top-p sampling keeps exactly the nucleus, also when it lies deep i
     [...draws(0.99)].sort((a, b) => a - b),
     Array.from({ length: 30 }, (_, i) => i),
   );
+});
+
+test("scoreContinuation sums the next-token log-probabilities of the continuation", () => {
+  const model = randomModel(tinyConfig("qwen3", { vocab_size: 97 }), { seed: 4, std: 0.3 });
+  const dec = new Decoder(model);
+  const prompt = [5, 6, 7];
+  const cont = [8, 9, 10];
+  const s = scoreContinuation(dec, prompt, cont);
+  const cache = dec.newCache();
+  let expected = logSoftmax(dec.forward(prompt, cache))[8];
+  expected += logSoftmax(dec.forward([8], cache))[9];
+  expected += logSoftmax(dec.forward([9], cache))[10];
+  assert.ok(Math.abs(s.total - expected) < 1e-6);
+  assert.equal(s.tokenLogProbs.length, 3);
+  assert.ok(Math.abs(s.perplexity - Math.exp(-expected / 3)) < 1e-9);
+  // The greedy continuation is the most likely one token by token, so it scores at least as well.
+  const greedy = generate(dec, prompt, { maxTokens: 3 }).tokens;
+  assert.ok(scoreContinuation(dec, prompt, greedy).tokenLogProbs[0] >= s.tokenLogProbs[0]);
 });

@@ -42,4 +42,5 @@ export {
   writeSafetensors,
   writeSafetensorsFolder,
 } from "./safetensors.ts";
+export { type ContinuationScore, scoreContinuation } from "./score.ts";
 export { type ArchName, tinyConfig } from "./testModels.ts";
