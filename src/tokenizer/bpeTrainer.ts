@@ -176,7 +176,8 @@ function buildFiles(
       byte_fallback: false,
       ignore_merges: false,
       vocab,
-      merges,
+      // "a b" strings, the form every tokenizers release reads (byte-level symbols never hold a space).
+      merges: merges.map(([a, b]) => `${a} ${b}`),
     },
   };
   const addedTokensDecoder: Record<string, unknown> = {};
