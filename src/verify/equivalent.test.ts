@@ -176,3 +176,14 @@ test("never throws, whatever the input", () => {
     assert.ok(verdict === true || verdict === false || verdict === null);
   }
 });
+
+test("bare words are text answers", () => {
+  check([
+    ["\\text{Yes}", "yes", true],
+    ["\\text{Evelyn}", "Therefore the answer is $\\boxed{\\text{Evelyn}}$.", true],
+    ["no", "Yes", false],
+    ["3", "x = \\pm 3", false],
+    ["3, -3", "x = \\pm 3", true],
+    ["\\pm 3", "x = 3 \\text{ or } x = -3", true],
+  ]);
+});

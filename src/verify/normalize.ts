@@ -41,6 +41,8 @@ const UNIT_WORDS =
 
 const TRAILING_UNITS = new RegExp(`(?<=[\\d}\\s)])\\s*(?:(?:${UNIT_WORDS})(?:\\^\\{?\\d\\}?)?\\s*)+$`, "i");
 
+const MATH_WORDS = /^(?:sin|cos|tan|sec|csc|cot|log|ln|exp|pi|infty|inf|undefined)$/i;
+
 /** Text inside \text{…}-like commands: units after a number are dropped, a lone word is kept. */
 const TEXT_CMD =
   /\\(?:text(?:bf|it|rm|normal|sf|tt)?|mbox|mathrm|mathit|mathbf|operatorname)\s*\{([^{}]*)\}/g;
@@ -87,6 +89,8 @@ export function normalizeAnswer(raw: string, inMath: boolean): Normalized {
   const choice = /^\(?\s*([A-E])\s*\)(?:\s|$)|^\(?([A-E])\)?$/.exec(unwrapped);
   if (choice && !/^[A-E]$/.test(s.trim()) && unwrapped.length <= 3)
     return { latex: choice[1] ?? choice[2], percent, degrees, text: choice[1] ?? choice[2] };
+  // A bare word ("Yes", "Evelyn", "neither") is a text answer, not a product of variables.
+  if (/^[A-Za-z]{3,}$/.test(s) && !MATH_WORDS.test(s)) return { latex: s, percent, degrees, text: s };
   const onlyText =
     /^(?:\s*\\(?:text(?:bf|it|rm|normal|sf|tt)?|mbox|mathrm|mathbf|mathit)\s*\{[^{}]*\}\s*)+$/.test(s);
   if (onlyText) {

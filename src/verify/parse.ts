@@ -286,6 +286,12 @@ function flattenLists(items: Value[]): Value[] {
 
 /** Parses a normalised answer (relations included). */
 export function parseValue(s: string): Value | null {
+  // "x = 3, x = -3": commas separate whole relations.
+  const commas = splitTop(s, /,/).parts;
+  if (commas.length > 1 && commas.every((c) => splitTop(c, RELATION).parts.length > 1)) {
+    const items = commas.map((c) => parseValue(c.trim()));
+    return items.some((v) => v === null) ? null : { kind: "list", items: items as Value[] };
+  }
   const { parts, seps } = splitTop(s, RELATION);
   if (parts.length === 1) return parseNonRelation(s);
   let ops = seps.map(relOp);
