@@ -7,6 +7,7 @@ import { test } from "node:test";
 import { uniformArray } from "./gradcheck.ts";
 import type { Kernels } from "./kernels.ts";
 import { jsKernels } from "./kernels-js.ts";
+import { loadWasmKernels } from "./kernels-wasm.ts";
 import { loadNativeKernels } from "./native-loader.ts";
 
 const native = loadNativeKernels();
@@ -27,15 +28,18 @@ function close(a: Float32Array, b: Float32Array, tol: number, what: string): voi
 function both(
   bufs: Float32Array[],
   f: (k: Kernels, b: Float32Array[]) => void,
+  other: Kernels = native!,
 ): [Float32Array[], Float32Array[]] {
   const a = bufs.map((b) => b.slice());
   const b = bufs.map((x) => x.slice());
   f(jsKernels, a);
-  f(native!, b);
+  f(other, b);
   return [a, b];
 }
 
-test("gemm: every transpose combination, edge tiles, accumulate", { skip }, () => {
+const wasm = loadWasmKernels();
+
+function gemmCases(other: Kernels): void {
   for (const [m, n, k] of [
     [1, 1, 1],
     [7, 33, 5],
@@ -51,13 +55,22 @@ test("gemm: every transpose combination, edge tiles, accumulate", { skip }, () =
           const C = uniformArray(m * (n + 2) + 1, 3);
           const [ars, acs] = ta ? [1, m] : [k, 1];
           const [brs, bcs] = tb ? [1, k] : [n, 1];
-          const [r1, r2] = both([C], (K, [c]) =>
-            K.gemm(m, n, k, A, 3, ars, acs, B, 5, brs, bcs, c!, 1, n + 2, acc),
+          const [r1, r2] = both(
+            [C],
+            (K, [c]) => K.gemm(m, n, k, A, 3, ars, acs, B, 5, brs, bcs, c!, 1, n + 2, acc),
+            other,
           );
-          close(r2[0]!, r1[0]!, 1e-5, `gemm ${m}×${n}×${k} ta=${ta} tb=${tb} acc=${acc}`);
+          close(r2[0]!, r1[0]!, 1e-5, `${other.name} gemm ${m}×${n}×${k} ta=${ta} tb=${tb} acc=${acc}`);
         }
   }
-});
+}
+
+test("native gemm: every transpose combination, edge tiles, accumulate", { skip }, () => gemmCases(native!));
+test(
+  "wasm gemm: every transpose combination, edge tiles, accumulate",
+  { skip: wasm ? false : "wasm not built" },
+  () => gemmCases(wasm!),
+);
 
 test("attention forward and backward agree, T not a multiple of the row block", { skip }, () => {
   const [B, T, H, KVH, D] = [2, 100, 4, 2, 16];

@@ -1,9 +1,9 @@
 /**
- * The kernel interface: every hot loop of training behind one set of functions, implemented twice —
- * plain TypeScript (`kernels-js.ts`, the reference, always available) and a native addon
- * (`native/kernels.cc`, AVX2/AVX-512 + OpenMP on all cores, built by `npm run build:kernels` during
- * `npm ci` when a compiler exists). The backend is chosen at runtime; both give the same numbers
- * within float32 rounding (tested in `kernels.test.ts`).
+ * The kernel interface: every hot loop of training behind one set of functions, implemented as plain
+ * TypeScript (`kernels-js.ts`, the reference, always available), as a native addon (`native/kernels.cc`,
+ * AVX2/AVX-512 + OpenMP on all cores) and as JS with a WebAssembly SIMD GEMM (`kernels-wasm.ts`), the
+ * last two built by `npm run build:kernels` during `npm ci`. The backend is chosen at runtime; all give
+ * the same numbers within float32 rounding (tested in `kernels.test.ts`).
  *
  * Conventions: matrices are row-major Float32Arrays addressed with element offsets and strides;
  * forward kernels overwrite their outputs; backward kernels ADD into gradient buffers (so a tensor
@@ -11,10 +11,11 @@
  */
 
 import { jsKernels } from "./kernels-js.ts";
+import { loadWasmKernels } from "./kernels-wasm.ts";
 import { loadNativeKernels } from "./native-loader.ts";
 
 export interface Kernels {
-  readonly name: "js" | "native";
+  readonly name: "js" | "wasm" | "native";
   /**
    * C[m,n] = (accumulate ? C : 0) + A[m,k]·B[k,n], where A(i,p) = a[aOff + i*ars + p*acs],
    * B(p,j) = b[bOff + p*brs + j*bcs], C(i,j) = c[cOff + i*crs + j]. Strides express transposes.
@@ -158,18 +159,24 @@ export interface Kernels {
 let active: Kernels | null = null;
 
 /**
- * The kernels in use: DISTILLERY_KERNELS=js|native forces one; otherwise native when its addon loads
- * and passes a self-check, else plain JS.
+ * The kernels in use: DISTILLERY_KERNELS=js|wasm|native forces one; otherwise the first that loads of
+ * native (multi-threaded), wasm (SIMD GEMM, one thread), js.
  */
 export function getKernels(): Kernels {
   if (active) return active;
   const want = process.env.DISTILLERY_KERNELS;
   if (want === "js") active = jsKernels;
-  else {
+  else if (want === "wasm") {
+    active = loadWasmKernels();
+    if (!active)
+      throw new Error(
+        "DISTILLERY_KERNELS=wasm but wasm/build/gemm.wasm did not load (npm run build:kernels)",
+      );
+  } else {
     const native = loadNativeKernels();
     if (!native && want === "native")
       throw new Error("DISTILLERY_KERNELS=native but the native addon did not load");
-    active = native ?? jsKernels;
+    active = native ?? loadWasmKernels() ?? jsKernels;
   }
   return active;
 }

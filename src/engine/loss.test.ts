@@ -4,6 +4,7 @@ import { Tape, Tensor } from "./autograd.ts";
 import { gradcheck, uniformArray } from "./gradcheck.ts";
 import { type Kernels, setKernels } from "./kernels.ts";
 import { jsKernels } from "./kernels-js.ts";
+import { loadWasmKernels } from "./kernels-wasm.ts";
 import { linearCrossEntropy } from "./loss.ts";
 import { loadNativeKernels } from "./native-loader.ts";
 import { crossEntropy, linear } from "./ops.ts";
@@ -11,6 +12,8 @@ import { crossEntropy, linear } from "./ops.ts";
 const backends: Kernels[] = [jsKernels];
 const native = loadNativeKernels();
 if (native) backends.push(native);
+const wasm = loadWasmKernels();
+if (wasm) backends.push(wasm);
 
 const [rows, C, V] = [11, 8, 13];
 const targets = Int32Array.from({ length: rows }, (_, i) => (i * 5) % V);

@@ -4,6 +4,7 @@ import { Tape, Tensor } from "./autograd.ts";
 import { gradcheck, uniformArray } from "./gradcheck.ts";
 import { type Kernels, setKernels } from "./kernels.ts";
 import { jsKernels } from "./kernels-js.ts";
+import { loadWasmKernels } from "./kernels-wasm.ts";
 import { loadNativeKernels } from "./native-loader.ts";
 import {
   add,
@@ -27,6 +28,8 @@ import {
 const backends: Kernels[] = [jsKernels];
 const native = loadNativeKernels();
 if (native) backends.push(native);
+const wasm = loadWasmKernels();
+if (wasm) backends.push(wasm);
 
 let seed = 1;
 function rand(shape: number[], scale = 1): Tensor {

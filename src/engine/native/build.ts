@@ -1,12 +1,13 @@
 /**
- * Builds the native kernel addon (kernels.cc → build/kernels.node) with the system C++ compiler and the
- * Node headers already on the machine; runs from `npm ci` (the "prepare" script). Never fails the
- * install: without a compiler, headers or an x86-64 CPU it prints why and the engine uses its JS kernels.
+ * Builds the kernels that need a build: the WebAssembly SIMD GEMM (../wasm/gemm.as → ../wasm/build/gemm.wasm)
+ * with AssemblyScript, and the native addon (kernels.cc → build/kernels.node) with the system C++ compiler
+ * and the Node headers already on the machine; runs from `npm ci` (the "prepare" script). Never fails the
+ * install: whatever cannot be built is reported and the engine falls back (native → wasm → js).
  * Flags: -O3, x86-64-v3 (AVX2+FMA) as the baseline, AVX-512 only in the GEMM kernel behind a run-time
  * CPU check, OpenMP for threads.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -55,9 +56,29 @@ function build(): string | null {
   return "native build failed; using JS kernels";
 }
 
-try {
-  const why = build();
-  if (why) say(why);
-} catch (err) {
-  say(`native build failed (${(err as Error).message}); using JS kernels`);
+/** Compiles wasm/gemm.as with AssemblyScript (a devDependency) into wasm/build/gemm.wasm. */
+function buildWasm(): string | null {
+  const src = join(here, "..", "wasm", "gemm.as");
+  const dir = join(here, "..", "wasm", "build");
+  const asc = resolve(here, "..", "..", "..", "node_modules", "assemblyscript", "bin", "asc.js");
+  if (!existsSync(asc)) return "assemblyscript not installed; no WASM kernels";
+  mkdirSync(dir, { recursive: true });
+  // asc only reads .ts sources; the .as name keeps tsc and biome off AssemblyScript's types
+  copyFileSync(src, join(dir, "gemm.ts"));
+  const args = [asc, join(dir, "gemm.ts"), "-O3", "--runtime", "stub", "--noAssert", "--enable", "simd"];
+  const r = spawnSync(process.execPath, [...args, "-o", join(dir, "gemm.wasm")], { encoding: "utf8" });
+  rmSync(join(dir, "gemm.ts"), { force: true });
+  if (r.status !== 0)
+    return `AssemblyScript build failed:\n${(r.stderr || r.stdout || String(r.error)).slice(0, 2000)}`;
+  say(`built ${join(dir, "gemm.wasm")}`);
+  return null;
+}
+
+for (const step of [buildWasm, build]) {
+  try {
+    const why = step();
+    if (why) say(why);
+  } catch (err) {
+    say(`${step.name} failed (${(err as Error).message}); the engine falls back to slower kernels`);
+  }
 }
