@@ -1,3 +1,4 @@
+import { UserError } from "../../util/errors.ts";
 import { hashSeed, pick, type Random, randInt, seededRandom } from "../../util/random.ts";
 import { parseEquation, solveLinear } from "./expression.ts";
 import { formatRational } from "./rational.ts";
@@ -57,7 +58,11 @@ export function generateEquations(options: Partial<EquationOptions> = {}): Equat
   const seen = new Set<string>();
   const problems: EquationProblem[] = [];
   for (let attempts = 0; problems.length < o.count; attempts++) {
-    if (attempts > o.count * 200 + 1000) throw new Error(`cannot find ${o.count} distinct equations`);
+    if (attempts > o.count * 200 + 1000) {
+      throw new UserError(
+        `only ${problems.length} distinct equations found for ${o.bands.join(", ")} (split ${o.split}); ask for fewer or add bands`,
+      );
+    }
     const band = o.bands[problems.length % o.bands.length];
     const equation = makeEquation(random, band, random() < o.fractionRate);
     if (seen.has(equation) || !inSplit(equation, o.split)) continue;
