@@ -1,11 +1,13 @@
 /**
- * Inference forward pass of the Qwen2 / Qwen3 / Llama decoder in plain TypeScript (no autograd), with a
- * KV cache. Reads top to bottom like the model:
+ * Inference forward pass of the Qwen2 / Qwen3 / Llama decoder (no autograd), with a KV cache. Reads top
+ * to bottom like the model:
  *   x = embed(tokens)
  *   for each layer: x = x + attn(rmsnorm(x));  x = x + mlp(rmsnorm(x))
  *   logits = lm_head(rmsnorm(x))
- * All activations are row-major Float32Array of shape (T, C) for the T new tokens of one sequence.
- * Accumulations run in float64 (JS numbers), so results sit within float32 rounding of llama.cpp's.
+ * Activations are row-major Float32Array of shape (R, C): R rows are either the new tokens of one
+ * sequence (prefill) or one new token of each of R sequences (batched decoding).
+ * Matrix products use the engine's native GEMM when its addon is built (float32 accumulation), else a
+ * plain TypeScript loop (float64 accumulation); both match llama.cpp to ~1e-5 in log-probability.
  */
 import { getKernels } from "../engine/kernels.ts";
 import { type ModelDims, modelDims, ropeInverseFrequencies } from "./config.ts";
