@@ -1,8 +1,52 @@
 /** distillery's library API: one function per pipeline stage, plus the building blocks they share. */
 
 export * from "./engine/index.ts";
+export {
+  type EvaluateOptions,
+  type EvaluateSummary,
+  evaluate,
+  type ModelScore,
+} from "./evaluate/evaluate.ts";
+export { scoreAnswer } from "./evaluate/score.ts";
+export { type GenerateSummary, type GenerationRecord, generate } from "./generate/generate.ts";
+export { type GenerateOptions, generateOptionsSchema } from "./generate/options.ts";
 export * from "./model/index.ts";
+export {
+  type EquationBand,
+  equationBands,
+  equationPrompt,
+  generateEquations,
+} from "./tasks/equations/generate.ts";
+export { solveSteps } from "./tasks/equations/steps.ts";
+export { generalKinds, generateGeneral } from "./tasks/general.ts";
+export { loadPrompts, type PromptRecord, type SourceOptions } from "./tasks/sources.ts";
+export { createEquationsTeacher } from "./teachers/builtin/equations.ts";
+export { type FaultKind, faultKinds, faultRates } from "./teachers/builtin/faults.ts";
+export { createGeneralTeacher } from "./teachers/builtin/general.ts";
+export { createGgufTeacher } from "./teachers/gguf.ts";
+export { createLocalModelTeacher } from "./teachers/local.ts";
+export { createOpenAITeacher } from "./teachers/openai.ts";
+export { createTeacher, teacherFactories } from "./teachers/registry.ts";
+export type { Completion, SampleRequest, Teacher } from "./teachers/types.ts";
+export { TeacherError } from "./teachers/types.ts";
+export {
+  defaultMarkers,
+  foldReasoning,
+  formatCompletion,
+  lastBoxed,
+  type ParsedCompletion,
+  parseCompletion,
+  renderChatSample,
+  renderInstruction,
+  renderTeacherMessages,
+  resolveMarkers,
+  type TemplateMarkers,
+  type TemplateProblem,
+} from "./template/index.ts";
 export * from "./tokenizer/index.ts";
+export { type TrainOptions, trainOptionsSchema } from "./train/options.ts";
+export { presets as studentPresets } from "./train/presets.ts";
+export { type TrainSummary, train } from "./train/train.ts";
 export { UserError } from "./util/errors.ts";
 export { isEquivalent, numbersClose, type Verdict, type VerifyOptions } from "./verify/equivalent.ts";
 export { type Candidate, type ExtractOptions, extractAnswer, extractCandidates } from "./verify/extract.ts";
