@@ -77,10 +77,15 @@ for (const arch of ["qwen2", "qwen3", "llama"] as ArchName[]) {
     const { logProbs, greedy } = await llamaLogProbs(tiny.ggufPath, tokens, V);
     const decoder = new Decoder(tiny.model);
     const diff = maxAbsDiff(decoder, tokens, logProbs);
+    // The plain-TS kernels (used where the native addon is not built) must match as well.
+    const jsDiff = maxAbsDiff(new Decoder(tiny.model, { kernels: "js" }), tokens, logProbs);
+    assert.ok(jsDiff <= 1e-3, `plain-TS kernels: max abs logprob difference ${jsDiff}`);
     // The distributions are far from uniform, so a small difference is a real agreement.
     const first = logProbs[0];
     assert.ok(Math.max(...first) - Math.min(...first) > 3, "random weights give a peaked distribution");
-    t.diagnostic(`${arch}: max |Δ logprob| over 64 positions × ${V} tokens = ${diff.toExponential(2)}`);
+    t.diagnostic(
+      `${arch}: max |Δ logprob| over 64 positions × ${V} tokens = ${diff.toExponential(2)} (plain-TS kernels ${jsDiff.toExponential(2)})`,
+    );
     assert.ok(diff <= 1e-3, `max abs logprob difference ${diff}`);
 
     const stop = [V - 7, V - 5]; // <|endoftext|>, <|im_end|>: llama.cpp ends (without yielding) on these
