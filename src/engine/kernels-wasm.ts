@@ -1,11 +1,12 @@
 /**
  * The middle backend, for machines where the native addon could not be built: the JS kernels with the
- * GEMM replaced by WebAssembly SIMD (wasm/gemm.as, compiled by AssemblyScript during `npm ci` into
+ * GEMM (and attention, as products on it) replaced by WebAssembly SIMD (wasm/gemm.as, compiled by AssemblyScript during `npm ci` into
  * wasm/build/gemm.wasm). Single-threaded. The operands are copied into the module's memory in the layout
  * the kernel wants (A row-major, B in 8-column panels); the copies are O(mk + kn + mn) against O(mnk) work.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { attentionBackwardGemm, attentionForwardGemm } from "./attention-gemm.ts";
 import type { Kernels } from "./kernels.ts";
 import { jsKernels } from "./kernels-js.ts";
 
@@ -81,5 +82,11 @@ export function loadWasmKernels(): Kernels | null {
       else c.set(f.subarray(row, row + n), dst);
     }
   };
-  return { ...jsKernels, name: "wasm", gemm };
+  return {
+    ...jsKernels,
+    name: "wasm",
+    gemm,
+    attentionForward: attentionForwardGemm(gemm),
+    attentionBackward: attentionBackwardGemm(gemm),
+  };
 }

@@ -72,7 +72,7 @@ test(
   () => gemmCases(wasm!),
 );
 
-test("attention forward and backward agree, T not a multiple of the row block", { skip }, () => {
+function attentionCases(other: Kernels): void {
   const [B, T, H, KVH, D] = [2, 100, 4, 2, 16];
   const seg = new Int32Array(B * T);
   for (let i = 0; i < B * T; i++) seg[i] = i < 37 ? 0 : i < T ? 1 : 2;
@@ -81,17 +81,26 @@ test("attention forward and backward agree, T not a multiple of the row block", 
   const v = uniformArray(B * T * KVH * D, 3);
   const dout = uniformArray(B * T * H * D, 4);
   const scale = 1 / Math.sqrt(D);
-  const [f1, f2] = both([new Float32Array(B * T * H * D), new Float32Array(B * H * T * T)], (K, [o, p]) =>
-    K.attentionForward(q, k, v, seg, o!, p!, B, T, H, KVH, D, scale),
+  const [f1, f2] = both(
+    [new Float32Array(B * T * H * D), new Float32Array(B * H * T * T)],
+    (K, [o, p]) => K.attentionForward(q, k, v, seg, o!, p!, B, T, H, KVH, D, scale),
+    other,
   );
   close(f2[0]!, f1[0]!, 1e-5, "attention out");
   close(f2[1]!, f1[1]!, 1e-5, "attention probs");
   const grads = [uniformArray(q.length, 5), uniformArray(k.length, 6), uniformArray(v.length, 7)];
-  const [b1, b2] = both(grads, (K, [dq, dk, dv]) =>
-    K.attentionBackward(dout, q, k, v, f1[1]!, dq!, dk!, dv!, B, T, H, KVH, D, scale),
+  const [b1, b2] = both(
+    grads,
+    (K, [dq, dk, dv]) => K.attentionBackward(dout, q, k, v, f1[1]!, dq!, dk!, dv!, B, T, H, KVH, D, scale),
+    other,
   );
   for (let i = 0; i < 3; i++) close(b2[i]!, b1[i]!, 1e-4, `attention d${"qkv"[i]}`);
-});
+}
+
+test("native attention forward and backward agree, T not a multiple of the row block", { skip }, () =>
+  attentionCases(native!),
+);
+test("wasm attention agrees", { skip: wasm ? false : "wasm not built" }, () => attentionCases(wasm!));
 
 test("norm, rope, swiglu, cross-entropy, adamw, reductions agree", { skip }, () => {
   const [rows, dim] = [300, 48];
