@@ -1,0 +1,82 @@
+/**
+ * GEMM micro-benchmark on the reference workload's shapes (2,048 tokens, d 256, SwiGLU 704): the engine's
+ * kernels (native and JS) and, when /usr/bin/python3 has torch, PyTorch's matmul on the same shapes and
+ * threads, in one run. Prints one JSON line of GFLOP/s per shape and backend.
+ *
+ *   npx tsx bench/gemm.ts [--threads 2]
+ */
+import { spawnSync } from "node:child_process";
+import { parseArgs } from "node:util";
+import type { Kernels } from "../src/engine/kernels.ts";
+import { jsKernels } from "../src/engine/kernels-js.ts";
+import { loadNativeKernels } from "../src/engine/native-loader.ts";
+
+const { values } = parseArgs({ options: { threads: { type: "string", default: "2" } } });
+const threads = Number(values.threads);
+const startEnv = { ...process.env };
+process.env.DISTILLERY_THREADS = String(threads);
+
+/** [name, m, n, k, A transposed, B transposed] as linear forward / input grad / weight grad use them. */
+const shapes: [string, number, number, number, boolean, boolean][] = [
+  ["x·Wᵀ 2048×704×256", 2048, 704, 256, false, true],
+  ["dY·W 2048×256×704", 2048, 256, 704, false, false],
+  ["dYᵀ·X 704×256×2048", 704, 256, 2048, true, false],
+  ["x·Wᵀ 2048×256×256", 2048, 256, 256, false, true],
+];
+
+function measure(
+  K: Kernels,
+  m: number,
+  n: number,
+  k: number,
+  ta: boolean,
+  tb: boolean,
+  seconds: number,
+): number {
+  const a = new Float32Array(m * k).map((_, i) => (i % 7) * 0.1);
+  const b = new Float32Array(k * n).map((_, i) => (i % 5) * 0.1);
+  const c = new Float32Array(m * n);
+  const [ars, acs] = ta ? [1, m] : [k, 1];
+  const [brs, bcs] = tb ? [1, k] : [n, 1];
+  K.gemm(m, n, k, a, 0, ars, acs, b, 0, brs, bcs, c, 0, n, false);
+  let reps = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < seconds * 1000) {
+    K.gemm(m, n, k, a, 0, ars, acs, b, 0, brs, bcs, c, 0, n, false);
+    reps++;
+  }
+  return (2 * m * n * k * reps) / ((performance.now() - t0) / 1000) / 1e9;
+}
+
+function torchGflops(): number[] | null {
+  const code = `
+import torch, time, json, sys
+torch.set_num_threads(${threads})
+out = []
+for m, n, k, ta, tb in ${JSON.stringify(shapes.map(([, m, n, k, ta, tb]) => [m, n, k, ta ? 1 : 0, tb ? 1 : 0]))}:
+    a = torch.rand(k, m).t() if ta else torch.rand(m, k)
+    b = torch.rand(n, k).t() if tb else torch.rand(k, n)
+    a @ b
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < 1.0:
+        a @ b; reps += 1
+    out.append(2 * m * n * k * reps / (time.perf_counter() - t0) / 1e9)
+print(json.dumps(out))`;
+  const r = spawnSync("/usr/bin/python3", ["-c", code], {
+    env: { ...startEnv, OPENBLAS_NUM_THREADS: "1" },
+    encoding: "utf8",
+  });
+  return r.status === 0 ? (JSON.parse(r.stdout.trim()) as number[]) : null;
+}
+
+const native = loadNativeKernels();
+const torch = torchGflops();
+const result: Record<string, Record<string, number | null>> = {};
+shapes.forEach(([name, m, n, k, ta, tb], i) => {
+  result[name] = {
+    native: native ? Math.round(measure(native, m, n, k, ta, tb, 1)) : null,
+    js: Math.round(measure(jsKernels, m, n, k, ta, tb, 0.5) * 10) / 10,
+    torch: torch ? Math.round(torch[i]!) : null,
+  };
+});
+console.log(JSON.stringify({ threads, gflops: result }));
