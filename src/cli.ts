@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { evalCommand } from "./evaluate/command.ts";
+import { filterCommand } from "./filter/command.ts";
 import { generateCommand } from "./generate/command.ts";
 import { trainCommand } from "./train/command.ts";
 import { UserError } from "./util/errors.ts";
@@ -20,7 +21,7 @@ const program = new Command()
   .exitOverride();
 
 // Stage commands are registered here, one line each, in pipeline order.
-const stages: Command[] = [generateCommand, verifyCommand, trainCommand, evalCommand];
+const stages: Command[] = [generateCommand, filterCommand, verifyCommand, trainCommand, evalCommand];
 for (const stage of stages) program.addCommand(stage);
 
 try {

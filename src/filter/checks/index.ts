@@ -21,7 +21,7 @@ export {
 
 /**
  * Defaults, chosen so that clean built-in traces and GSM8K's reference solutions pass (tests hold both):
- * paragraphs up to 1,000 characters or 12 sentences; a line of 8+ characters may occur 3 times, not 4;
+ * paragraphs up to 1,000 characters or 15 sentences; a line of 8+ characters may occur 3 times, not 4;
  * at most 25% of 8-grams repeated; responses of 1 to 65,536 characters.
  */
 export const defaultCheckConfig: CheckConfig = {
@@ -30,7 +30,7 @@ export const defaultCheckConfig: CheckConfig = {
   languageMinWords: 5,
   languageMargin: 0.15,
   maxParagraphChars: 1000,
-  maxParagraphSentences: 12,
+  maxParagraphSentences: 15,
   repeatedLineMinChars: 8,
   maxLineRepeats: 4,
   repetitionNgram: 8,
@@ -40,10 +40,13 @@ export const defaultCheckConfig: CheckConfig = {
   keepUnverifiable: false,
 };
 
-/** The checks in funnel order: cheap structural checks first, then the answer, then readability. */
+/**
+ * The checks in funnel order: structural checks first (truncation before template, since a cut-off
+ * completion also lacks its closing markers and truncation is the cause), then the answer, then readability.
+ */
 export const checks: { name: string; run: Check }[] = [
-  { name: "template", run: checkTemplate },
   { name: "truncation", run: checkTruncation },
+  { name: "template", run: checkTemplate },
   { name: "correctness", run: checkCorrectness },
   { name: "language", run: checkLanguage },
   { name: "paragraphs", run: checkParagraphs },

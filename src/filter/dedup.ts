@@ -1,0 +1,49 @@
+import { LshIndex, minhashSignature } from "./minhash.ts";
+import { hash53, normalizeText } from "./text.ts";
+
+export interface DedupOptions {
+  /** Jaccard similarity of word shingles from which two texts are near-duplicates; 1 turns near-dedup off. */
+  threshold: number;
+  numPerm: number;
+  shingle: number;
+  /**
+   * Texts with fewer words are matched exactly only: "Solve for x: 3x + 5 = 20" and "… = 21" share most
+   * shingles and are different problems, so MinHash is no judge of short, templated texts.
+   */
+  minWords: number;
+}
+
+/**
+ * Exact (hash of the normalised text) and near (MinHash-LSH) duplicate detection over a stream of texts,
+ * each with an owner: a text is a duplicate when an earlier text of another owner matches. For prompts
+ * the owner is the prompt id (a prompt's own candidates share its text); for responses each candidate
+ * is its own owner. State: one map entry per distinct text, plus a signature and LSH bands for texts
+ * long enough for near-dedup.
+ */
+export class Deduplicator {
+  private readonly exact = new Map<number, string>();
+  private readonly near: LshIndex | null;
+
+  constructor(private readonly options: DedupOptions) {
+    this.near = options.threshold < 1 ? new LshIndex(options.numPerm, options.threshold) : null;
+  }
+
+  /** null when `text` is new (and remembers it), else why it is a duplicate. */
+  check(text: string, owner: string): { kind: "exact" | "near"; of: string } | null {
+    const normal = normalizeText(text);
+    const key = hash53(normal);
+    const earlier = this.exact.get(key);
+    if (earlier !== undefined && earlier !== owner) return { kind: "exact", of: earlier };
+    let signature: Uint32Array | null = null;
+    if (this.near && normal.split(" ").length >= this.options.minWords) {
+      signature = minhashSignature(normal, this.options);
+      const similar = this.near.findSimilar(signature, owner);
+      if (similar !== undefined) return { kind: "near", of: similar };
+    }
+    if (earlier === undefined) {
+      this.exact.set(key, owner);
+      if (signature) this.near!.add(signature, owner);
+    }
+    return null;
+  }
+}

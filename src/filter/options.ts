@@ -1,0 +1,56 @@
+import { z } from "zod";
+import { defaultCheckConfig } from "./checks/index.ts";
+import { policies } from "./policy.ts";
+
+const d = defaultCheckConfig;
+
+/** Every option of `distill filter`, shared by flags and YAML recipes (`filter:` section). */
+export const filterOptionsSchema = z
+  .object({
+    in: z.string({ error: "is required: a generations.jsonl file" }).min(1),
+    out: z.string({ error: "is required: the output folder" }).min(1),
+    policy: z.enum(policies).default("all-correct"),
+    /** Candidates kept a prompt: the cap of all-correct, the k of k-diverse (default 2). */
+    maxPerPrompt: z.coerce.number().int().min(1).optional(),
+    /** Benchmark prompt specs (loadPrompts) no training prompt may overlap with. */
+    decontaminate: z.array(z.string().min(1)).default([]),
+    decontaminateNgram: z.coerce.number().int().min(1).default(13),
+    /** What deduplication looks at: prompts, responses, both or neither. */
+    dedup: z.enum(["all", "prompts", "responses", "none"]).default("all"),
+    nearDupThreshold: z.coerce.number().gt(0).max(1).default(0.8),
+    nearDupMinWords: z.coerce.number().int().min(1).default(8),
+    nearDupPermutations: z.coerce.number().int().min(8).max(1024).default(64),
+    nearDupShingle: z.coerce.number().int().min(1).default(3),
+    language: z.string().min(2).default(d.language),
+    languageMinWords: z.coerce.number().int().min(1).default(d.languageMinWords),
+    languageMargin: z.coerce.number().min(0).max(1).default(d.languageMargin),
+    maxParagraphChars: z.coerce.number().int().min(1).default(d.maxParagraphChars),
+    maxParagraphSentences: z.coerce.number().int().min(1).default(d.maxParagraphSentences),
+    repeatedLineMinChars: z.coerce.number().int().min(1).default(d.repeatedLineMinChars),
+    maxLineRepeats: z.coerce.number().int().min(2).default(d.maxLineRepeats),
+    repetitionNgram: z.coerce.number().int().min(1).default(d.repetitionNgram),
+    maxRepeatedNgramShare: z.coerce.number().min(0).max(1).default(d.maxRepeatedNgramShare),
+    minChars: z.coerce.number().int().min(0).default(d.minChars),
+    maxChars: z.coerce.number().int().min(1).default(d.maxChars),
+    keepUnverifiable: z.coerce.boolean().default(d.keepUnverifiable),
+    markers: z
+      .object({
+        thinkOpen: z.string().min(1),
+        thinkClose: z.string().min(1),
+        answerOpen: z.string().min(1),
+        answerClose: z.string().min(1),
+      })
+      .partial()
+      .optional(),
+    /** Size of the partitions pass 2 holds in memory at once (bytes of input a partition). */
+    partitionBytes: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(32 * 1024 * 1024),
+    quiet: z.coerce.boolean().default(false),
+  })
+  .strict();
+
+export type FilterOptions = z.input<typeof filterOptionsSchema>;
+export type ResolvedFilterOptions = z.output<typeof filterOptionsSchema>;
