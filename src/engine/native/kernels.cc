@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "gemm.h"
 #include "ops.h"
@@ -211,9 +212,17 @@ napi_value SumSquares(napi_env env, napi_callback_info info) {
   const long n = a.integer(1);
   const float* x = a.f32(0, n, "x");
   if (a.failed) return nullptr;
+  // fixed chunks summed in order: the same bits for any thread count (the gradient norm feeds clipping)
+  const long chunk = 65536, chunks = (n + chunk - 1) / chunk;
+  std::vector<double> part(chunks, 0.0);
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (long c = 0; c < chunks; c++) {
+    double s = 0;
+    for (long i = c * chunk; i < std::min(n, c * chunk + chunk); i++) s += (double)x[i] * x[i];
+    part[c] = s;
+  }
   double s = 0;
-#pragma omp parallel for reduction(+ : s) if (n > 65536)
-  for (long i = 0; i < n; i++) s += (double)x[i] * x[i];
+  for (double p : part) s += p;
   napi_value out;
   napi_create_double(env, s, &out);
   return out;

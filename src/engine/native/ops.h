@@ -243,8 +243,9 @@ static void swigluBackward(const float* dout, const float* gate, const float* up
 
 static double crossEntropy(const float* logits, const int* targets, const float* weights, long rows, int vocab,
                            float* dlogits, float gradScale) {
-  double total = 0;
-#pragma omp parallel for schedule(static) reduction(+ : total) if (rows * vocab > 32768)
+  // per-row losses summed in row order afterwards: the total is bitwise the same for any thread count
+  std::vector<double> loss(rows, 0.0);
+#pragma omp parallel for schedule(static) if (rows * vocab > 32768)
   for (long r = 0; r < rows; r++) {
     const float w = weights[r];
     if (w == 0.f) continue;
@@ -258,7 +259,7 @@ static double crossEntropy(const float* logits, const int* targets, const float*
     float sum = hsum8(acc);
     for (; j < vocab; j++) sum += std::exp(l[j] - max);
     const float lse = max + std::log(sum);
-    total += (double)w * (lse - l[targets[r]]);
+    loss[r] = (double)w * (lse - l[targets[r]]);
     if (dlogits) {
       float* d = dlogits + r * vocab;
       const float c = gradScale * w;
@@ -270,6 +271,8 @@ static double crossEntropy(const float* logits, const int* targets, const float*
       d[targets[r]] -= c;
     }
   }
+  double total = 0;
+  for (long r = 0; r < rows; r++) total += loss[r];
   return total;
 }
 
