@@ -4,9 +4,11 @@
  * `command.ts` parses its flags and calls the library; this file maps errors to exit codes.
  */
 import { Command, CommanderError } from "commander";
+import { demoCommand } from "./demo/command.ts";
 import { evalCommand } from "./evaluate/command.ts";
 import { filterCommand } from "./filter/command.ts";
 import { generateCommand } from "./generate/command.ts";
+import { mixCommand } from "./mix/command.ts";
 import { trainCommand } from "./train/command.ts";
 import { UserError } from "./util/errors.ts";
 import { verifyCommand } from "./verify/command.ts";
@@ -21,7 +23,15 @@ const program = new Command()
   .exitOverride();
 
 // Stage commands are registered here, one line each, in pipeline order.
-const stages: Command[] = [generateCommand, filterCommand, verifyCommand, trainCommand, evalCommand];
+const stages: Command[] = [
+  generateCommand,
+  filterCommand,
+  mixCommand,
+  verifyCommand,
+  trainCommand,
+  evalCommand,
+  demoCommand,
+];
 for (const stage of stages) program.addCommand(stage);
 
 try {

@@ -1,3 +1,4 @@
+import { UserError } from "../util/errors.ts";
 import { hashSeed, pick, type Random, randInt, seededRandom } from "../util/random.ts";
 
 /**
@@ -131,8 +132,10 @@ export function generateGeneral(options: { count?: number; seed?: number } = {})
   const seen = new Set<string>();
   const problems: GeneralProblem[] = [];
   for (let attempts = 0; problems.length < count; attempts++) {
-    if (attempts > count * 100 + 1000) throw new Error(`cannot find ${count} distinct general prompts`);
-    const kind = generalKinds[problems.length % generalKinds.length];
+    if (attempts > count * 100 + 1000)
+      throw new UserError(`only ${problems.length} distinct general prompts exist; ask for fewer`);
+    // kinds drawn at random, so small kinds (7 weekdays) run out without stalling the others
+    const kind = pick(random, generalKinds);
     const prompt = kind.make(random);
     if (seen.has(prompt)) continue;
     seen.add(prompt);

@@ -1,0 +1,67 @@
+/**
+ * How big each demo run is. Budgets (10 minutes for --quick, 45 for the full demo, on 2 cores) are met
+ * by these sizes, never by skipping a stage.
+ */
+export interface DemoSize {
+  /** Bands of the built-in task trained and evaluated. */
+  bands: string[];
+  /** Training prompts (train split) and candidates sampled per prompt at `temperature`. */
+  prompts: number;
+  samplesPerPrompt: number;
+  temperature: number;
+  /** General (non-reasoning) prompts, one candidate each, mixed in at `generalShare`. */
+  generalPrompts: number;
+  generalShare: number;
+  /** Held-out (test split) items per band. */
+  heldOutPerBand: number;
+  /** The student: preset and tokenizer vocabulary. */
+  student: string;
+  vocab: number;
+  context: number;
+  batchTokens: number;
+  /** Epochs of the answer-only base, then of each distillation run on top of it. */
+  baseEpochs: number;
+  distillEpochs: number;
+  baseLr: number;
+  distillLr: number;
+  maxTokens: number;
+}
+
+export const demoSizes: Record<"quick" | "full", DemoSize> = {
+  quick: {
+    bands: ["one-step", "two-step"],
+    prompts: 1200,
+    samplesPerPrompt: 4,
+    temperature: 0.8,
+    generalPrompts: 300,
+    generalShare: 0.1,
+    heldOutPerBand: 50,
+    student: "1m",
+    vocab: 512,
+    context: 256,
+    batchTokens: 4096,
+    baseEpochs: 8,
+    distillEpochs: 6,
+    baseLr: 2e-3,
+    distillLr: 1.5e-3,
+    maxTokens: 160,
+  },
+  full: {
+    bands: ["one-step", "two-step"],
+    prompts: 2400,
+    samplesPerPrompt: 4,
+    temperature: 0.8,
+    generalPrompts: 600,
+    generalShare: 0.1,
+    heldOutPerBand: 100,
+    student: "1m",
+    vocab: 512,
+    context: 256,
+    batchTokens: 4096,
+    baseEpochs: 20,
+    distillEpochs: 16,
+    baseLr: 2e-3,
+    distillLr: 1.5e-3,
+    maxTokens: 160,
+  },
+};
