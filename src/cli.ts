@@ -4,6 +4,7 @@
  * `command.ts` parses its flags and calls the library; this file maps errors to exit codes.
  */
 import { Command, CommanderError } from "commander";
+import { demoCommand } from "./demo/command.ts";
 import { evalCommand } from "./evaluate/command.ts";
 import { filterCommand } from "./filter/command.ts";
 import { generateCommand } from "./generate/command.ts";
@@ -29,6 +30,7 @@ const stages: Command[] = [
   verifyCommand,
   trainCommand,
   evalCommand,
+  demoCommand,
 ];
 for (const stage of stages) program.addCommand(stage);
 
