@@ -187,3 +187,19 @@ test("bare words are text answers", () => {
     ["\\pm 3", "x = 3 \\text{ or } x = -3", true],
   ]);
 });
+
+test("sets ignore repeats; semicolons and ratios; assignments to products of symbols", () => {
+  check([
+    ["(1,2),(3,4)", "(3,4), (1,2), (3,4)", true],
+    ["(1,2),(3,4)", "(3,4), (1,3)", false],
+    ["(0;-2;6),(4;0;0)", "(4, 0, 0), (0, -2, 6)", true],
+    ["-12;-11;-10", "\\{-10, -11, -12\\}", true],
+    ["V_{1}:V_{2}=11:21", "11:21", true],
+    ["7:32", "14:64", true],
+    ["AB=4,CD=5", "4, 5", true],
+    ["|AB|=1", "1", true],
+    ["\\frac{NO}{BO}=\\frac{1}{\\sqrt{6}}", "\\frac{\\sqrt{6}}{6}", true],
+    ["0<f(x)<1", "(0,1)", true],
+    ["$$(3, 3), (1, 1)$$", "$$\\boxed{(3, 3)} \\text{ for part (a) and } \\boxed{(1, 1)}$$", true],
+  ]);
+});

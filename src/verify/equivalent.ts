@@ -122,15 +122,23 @@ function compareExprUnsafe(g: ExprValue, p: ExprValue, ctx: Context): Verdict {
 
 const FLIP: Record<RelOp, RelOp> = { "=": "=", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<=" };
 
-/** A name that can be assigned: x, (p, q), f(x). */
+/** Leaves are all variables (no numbers): AB, NO/BO, |AB|, f(x), S_1. */
+function onlySymbols(j: Json): boolean {
+  if (typeof j === "string")
+    return !/^[+-]?\d/.test(j) && !["Pi", "ExponentialE", "PositiveInfinity"].includes(j);
+  if (!Array.isArray(j)) return false;
+  const [head, ...args] = j;
+  if (head === "InvisibleOperator" && args.length === 2 && typeof args[0] === "string") return true; // f(x)
+  return (
+    ["InvisibleOperator", "Multiply", "Divide", "Abs", "Delimiter"].includes(head as string) &&
+    args.every(onlySymbols)
+  );
+}
+
+/** A name that can be assigned: x, (p, q), f(x), AB, NO/BO (Math-Verify's "only symbols" rule). */
 function isSymbol(v: Value): boolean {
   if (v.kind === "tuple") return v.items.every(isSymbol);
-  if (v.kind !== "expr") return false;
-  const j = v.json;
-  return (
-    (typeof j === "string" && v.vars.length === 1) ||
-    (Array.isArray(j) && j[0] === "InvisibleOperator" && v.vars.length === 1 && v.vars[0].includes("("))
-  );
+  return v.kind === "expr" && v.vars.length > 0 && onlySymbols(v.json);
 }
 
 type Relation = Extract<Value, { kind: "relation" }>;
@@ -224,7 +232,7 @@ const NEG_INF: ExprValue = { ...INF, json: ["Negate", "PositiveInfinity"] };
 
 /** -2 ≤ x ≤ 7 → [-2, 7]; x > 5 → (5, ∞); x ≠ 3 → (-∞, 3) ∪ (3, ∞). Null for anything else. */
 function relationToSet(r: Relation): Value | null {
-  const isVar = (v: Value) => v.kind === "expr" && typeof v.json === "string" && v.vars.length === 1;
+  const isVar = (v: Value) => v.kind === "expr" && v.vars.length === 1 && isSymbol(v);
   const isConst = (v: Value) => v.kind === "expr" && v.vars.length === 0;
   let { ops, terms } = r;
   if (terms.length === 2 && isConst(terms[0]) && isVar(terms[1])) {
@@ -274,7 +282,19 @@ function all(checks: (() => Verdict)[]): Verdict {
 }
 
 /** Order-free matching of two collections (small: greedy with backtracking over candidates). */
+/** Drops items equal to an earlier one: as sets, {3, 17, 17} is {3, 17}. */
+function distinct(xs: Value[], ctx: Context): Value[] {
+  const out: Value[] = [];
+  for (const x of xs) if (!out.some((y) => compare(y, x, ctx) === true)) out.push(x);
+  return out;
+}
+
+/** Set equality of two collections: order and repeats do not matter. */
 function unorderedEqual(gs: Value[], ps: Value[], ctx: Context): Verdict {
+  if (gs.length !== ps.length) {
+    gs = distinct(gs, ctx);
+    ps = distinct(ps, ctx);
+  }
   if (gs.length !== ps.length) return false;
   const used = new Array(ps.length).fill(false);
   let unknown = false;

@@ -9,6 +9,8 @@
  * when it is a bare expression, then math spans and plain numbers, rightmost first.
  */
 
+import { matchBrace, UNIT_WORD } from "./normalize.ts";
+
 export interface ExtractOptions {
   /** Opening marker of the template's answer part. @default "<answer>" */
   answerStart?: string;
@@ -22,21 +24,6 @@ export interface Candidate {
   /** Where it came from; `math` means it was inside LaTeX math (affects `1,5`: list, not decimal). */
   source: "boxed" | "hash" | "final" | "answer" | "whole" | "math" | "number";
   math: boolean;
-}
-
-/** Index just past the `}` matching the `{` at `open`, or -1 when unbalanced. */
-export function matchBrace(text: string, open: number): number {
-  let depth = 0;
-  for (let i = open; i < text.length; i++) {
-    const c = text[i];
-    if (c === "\\") {
-      i++; // skip escaped char such as \{ or \}
-      continue;
-    }
-    if (c === "{") depth++;
-    else if (c === "}" && --depth === 0) return i + 1;
-  }
-  return -1;
 }
 
 interface Span {
@@ -174,15 +161,16 @@ function phraseCandidates(text: string): (Candidate & { at: number })[] {
 // Words that may sit in a bare answer without making it prose ("28 percent", "12 and 13").
 const ANSWER_WORDS = /^(?:percent(?:age)?|pct|and|or|sin|cos|tan|sec|csc|cot|log|ln|exp|sqrt|frac|pi)$/i;
 
-/** Prose (two or more words, or an apostrophe) is never parsed whole: only its numbers are. */
+/**
+ * Prose is never parsed whole, only its numbers are: an apostrophe, or a word (three letters or
+ * more, not "percent", "and", "sin", …) next to anything else. A lone word ("Evelyn") is an answer.
+ */
 function isProse(text: string): boolean {
-  const plain = text.replace(/\\[a-zA-Z]+(?:\{[^{}]*\})?/g, " ");
+  const plain = text.replace(/\\[a-zA-Z]+(?:\{[^{}]*\})?/g, " ").trim();
   if (/[a-zA-Z]'[a-zA-Z]/.test(plain)) return true;
-  let words = 0;
-  for (const token of plain.split(/[\s,;:.!?()]+/)) {
-    const letters = /[a-zA-Z]{3,}/.exec(token);
-    if (letters && !ANSWER_WORDS.test(letters[0]) && ++words >= 2) return true;
-  }
+  if (/^[a-zA-Z]+$/.test(plain)) return false;
+  for (const word of plain.match(/[a-zA-Z]{3,}/g) ?? [])
+    if (!ANSWER_WORDS.test(word) && !UNIT_WORD.test(word)) return true;
   return false;
 }
 
@@ -204,11 +192,14 @@ export function extractCandidates(text: string, options: ExtractOptions = {}): C
   if (boxes.length > 0) {
     let first = boxes.length - 1;
     while (first > 0 && BOX_JOINER.test(body.slice(boxes[first - 1].end, boxes[first].start))) first--;
+    // Boxes inside the same display span as the last one state one answer together.
+    const last = boxes[boxes.length - 1];
+    const span = mathSpans(body).find((m) => m.start <= last.start && last.end <= m.end);
+    if (span) while (first > 0 && boxes[first - 1].start >= span.start) first--;
     const inner = boxes
       .slice(first)
       .map((b) => b.inner.replace(/(?<!\\)\$/g, " "))
       .join(", ");
-    const last = boxes[boxes.length - 1];
     out.push({ text: withPercent(body, inner, last.end), source: "boxed", math: true });
   }
   const hashes = [...body.matchAll(/####\s*([^\n]+)/g)];

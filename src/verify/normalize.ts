@@ -2,7 +2,21 @@
  * Normalisation of one extracted answer into LaTeX the parser understands, plus the facts the
  * rewriting removed (a percent sign, a degree sign) that the comparison still needs.
  */
-import { matchBrace } from "./extract.ts";
+
+/** Index just past the `}` matching the `{` at `open`, or -1 when unbalanced. */
+export function matchBrace(text: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < text.length; i++) {
+    const c = text[i];
+    if (c === "\\") {
+      i++; // skip escaped char such as \{ or \}
+      continue;
+    }
+    if (c === "{") depth++;
+    else if (c === "}" && --depth === 0) return i + 1;
+  }
+  return -1;
+}
 
 export interface Normalized {
   latex: string;
@@ -39,6 +53,9 @@ const UNICODE: [RegExp, string][] = [
 const UNIT_WORDS =
   "cm|mm|km|m|meters?|metres?|centimeters?|kilometers?|inch(?:es)?|in|feet|foot|ft|yards?|miles?|mi|mph|kg|g|grams?|kilograms?|pounds?|lbs?|oz|ounces?|liters?|litres?|ml|l|seconds?|secs?|s|minutes?|mins?|hours?|hrs?|h|days?|weeks?|months?|years?|dollars?|cents?|units?|square|sq|cubic|degrees?|deg|radians?|rad|points?|people|students?|times|ways|cups?|pieces?|items?|apples?|books?|boxes"; // a pragmatic list
 
+/** A unit word on its own ("meters", "cm"), for telling "1/3 meters" from prose. */
+export const UNIT_WORD = new RegExp(`^(?:${UNIT_WORDS})$`, "i");
+
 const TRAILING_UNITS = new RegExp(`(?<=[\\d}\\s)])\\s*(?:(?:${UNIT_WORDS})(?:\\^\\{?\\d\\}?)?\\s*)+$`, "i");
 
 const MATH_WORDS = /^(?:sin|cos|tan|sec|csc|cot|log|ln|exp|pi|infty|inf|undefined)$/i;
@@ -58,6 +75,7 @@ export function normalizeAnswer(raw: string, inMath: boolean): Normalized {
   s = s.replace(/(\d)\s*\{\s*,\s*\}\s*(?=\d{3})/g, "$1").replace(/(\d),\\!\s*(?=\d{3})/g, "$1");
   s = s.replace(/(?<!\\)\\[!,;:> ]|~|\\q?quad/g, " ");
   s = s.replace(/\\\$|\$/g, " ");
+  s = s.replace(/;/g, ","); // "(0;-2;6)", "-12;-11;-10": semicolons separate items
   s = s.replace(/\\(?:dots|ldots|cdots)(?![a-zA-Z])/g, "");
   s = s.replace(/\\mathbb\{R\}/g, "(-\\infty,\\infty)");
   // Percent: \%, %, "percent", "pct", "percentage" at the end.

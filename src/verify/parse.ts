@@ -251,6 +251,12 @@ function parseNonRelation(s: string): Value | null {
     const items = commas.parts.map((p) => parseValue(p.trim()));
     return items.some((v) => v === null) ? null : { kind: "list", items: items as Value[] };
   }
+  // A ratio a:b is the number a/b ("7:32", "V_1:V_2").
+  const ratio = splitTop(s, /:(?!=)/).parts;
+  if (ratio.length === 2 && ratio.every((r) => r.trim() !== "")) {
+    const [a, b] = ratio.map((r) => parseNonRelation(r));
+    return a?.kind === "expr" && b?.kind === "expr" ? exprValue(["Divide", a.json, b.json]) : null;
+  }
   const setOpen = s.startsWith("\\{");
   if (setOpen || s[0] === "(" || s[0] === "[") {
     const close = closingIndex(s);
