@@ -1,3 +1,4 @@
+import { parseEquation } from "../tasks/equations/expression.ts";
 import { loadPrompts } from "../tasks/sources.ts";
 import { findEquation } from "../teachers/builtin/equations.ts";
 import { hash53 } from "./text.ts";
@@ -33,8 +34,8 @@ export function canonicalEquation(equation: string): string {
   return equation
     .toLowerCase()
     .replace(/[−–]/g, "-")
-    .replace(/\*(?=[a-z(])/g, "")
-    .replace(/\s+/g, "");
+    .replace(/\s+/g, "")
+    .replace(/(?<=\d)\*(?=[a-z(])/g, "");
 }
 
 const minInsideTokens = 4;
@@ -92,11 +93,33 @@ export async function buildDecontaminationIndex(specs: string[], n = 13): Promis
   };
 }
 
-function equationIn(prompt: string): string | null {
+/**
+ * The linear equation a prompt states, if any: the built-in "Solve for x: …" form first, else the
+ * longest tail of a line with `=` that parses ("Find x such that 3x+5=20." → `3x+5=20`).
+ */
+export function equationIn(prompt: string): string | null {
   if (!prompt.includes("=")) return null;
   try {
     return findEquation(prompt);
   } catch {
-    return null;
+    // not the built-in form
   }
+  for (const line of prompt.split("\n")) {
+    if (!line.includes("=")) continue;
+    const tokens = line
+      .trim()
+      .replace(/[.?!]+$/, "")
+      .split(/\s+/);
+    for (let i = 0; i < tokens.length; i++) {
+      const candidate = tokens.slice(i).join(" ");
+      if (!candidate.includes("=")) break;
+      try {
+        parseEquation(candidate);
+        return candidate;
+      } catch {
+        // try a shorter tail
+      }
+    }
+  }
+  return null;
 }
