@@ -5,7 +5,7 @@
  * and inequalities. The verdict is true, false, or null ("cannot verify"); nothing here throws.
  */
 import { evalNumber, type Json, Unsupported } from "./evaluate.ts";
-import { type Candidate, type ExtractOptions, extractCandidates } from "./extract.ts";
+import { type Candidate, candidates, type ExtractOptions } from "./extract.ts";
 import { parseAnswer, type RelOp, type Value } from "./parse.ts";
 import { equals } from "./rational.ts";
 
@@ -399,13 +399,14 @@ interface Parsed {
   text: string;
 }
 
-function firstParsed(candidates: Candidate[]): Parsed | null | undefined {
-  if (candidates.length === 0) return undefined;
-  for (const c of candidates.slice(0, 24)) {
+function firstParsed(found: Iterable<Candidate>): Parsed | null | undefined {
+  let tried = 0;
+  for (const c of found) {
     const value = parseAnswer(c.text, c.math);
     if (value) return { value, text: c.text };
+    if (++tried >= 24) break;
   }
-  return null;
+  return tried === 0 ? undefined : null;
 }
 
 // Gold answers repeat across candidates of one prompt: parse each once.
@@ -414,7 +415,7 @@ const goldCache = new Map<string, Parsed | null | undefined>();
 function parseGold(gold: string, options: VerifyOptions): Parsed | null | undefined {
   const key = `${options.answerStart ?? ""}\u0000${options.answerEnd ?? ""}\u0000${gold}`;
   if (goldCache.has(key)) return goldCache.get(key);
-  const parsed = firstParsed(extractCandidates(gold, options));
+  const parsed = firstParsed(candidates(gold, options));
   if (goldCache.size >= 50_000) goldCache.clear();
   goldCache.set(key, parsed);
   return parsed;
@@ -445,7 +446,7 @@ export function isEquivalent(gold: string, pred: string, options: VerifyOptions 
     }
     const g = parseGold(gold, options);
     if (!g) return null;
-    const p = firstParsed(extractCandidates(pred, options));
+    const p = firstParsed(candidates(pred, options));
     if (p === undefined) return false;
     if (p === null) return null;
     if (squash(g.text) === squash(p.text)) return true;

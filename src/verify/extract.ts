@@ -184,33 +184,38 @@ function stripTemplate(text: string, options: ExtractOptions): string {
   return close >= 0 ? body.slice(0, close) : body;
 }
 
-/** Answer candidates of `text`, best first (see the module comment for the order). */
-export function extractCandidates(text: string, options: ExtractOptions = {}): Candidate[] {
+/**
+ * Answer candidates of `text`, best first (see the module comment for the order), produced lazily:
+ * a caller that stops at the first readable candidate never scans a long trace for plain numbers.
+ */
+export function* candidates(text: string, options: ExtractOptions = {}): Generator<Candidate> {
   const body = stripTemplate(text, options);
-  const out: Candidate[] = [];
   const boxes = boxedSpans(body);
+  const maths = mathSpans(body);
+  const first: Candidate[] = [];
   if (boxes.length > 0) {
-    let first = boxes.length - 1;
-    while (first > 0 && BOX_JOINER.test(body.slice(boxes[first - 1].end, boxes[first].start))) first--;
+    let from = boxes.length - 1;
+    while (from > 0 && BOX_JOINER.test(body.slice(boxes[from - 1].end, boxes[from].start))) from--;
     // Boxes inside the same display span as the last one state one answer together.
     const last = boxes[boxes.length - 1];
-    const span = mathSpans(body).find((m) => m.start <= last.start && last.end <= m.end);
-    if (span) while (first > 0 && boxes[first - 1].start >= span.start) first--;
+    const span = maths.find((m) => m.start <= last.start && last.end <= m.end);
+    if (span) while (from > 0 && boxes[from - 1].start >= span.start) from--;
     const inner = boxes
-      .slice(first)
+      .slice(from)
       .map((b) => b.inner.replace(/(?<!\\)\$/g, " "))
       .join(", ");
-    out.push({ text: withPercent(body, inner, last.end), source: "boxed", math: true });
+    first.push({ text: withPercent(body, inner, last.end), source: "boxed", math: true });
   }
   const hashes = [...body.matchAll(/####\s*([^\n]+)/g)];
   const hash = hashes[hashes.length - 1];
-  if (hash) out.push({ text: hash[1].trim(), source: "hash", math: false });
+  if (hash) first.push({ text: hash[1].trim(), source: "hash", math: false });
   // A "final answer is …" stated after the last box is the later word: it goes first.
   const lastBoxEnd = boxes.length > 0 ? boxes[boxes.length - 1].end : -1;
   for (const { at, ...c } of phraseCandidates(body)) {
-    if (c.source === "final" && lastBoxEnd >= 0 && at > lastBoxEnd) out.unshift(c);
-    else out.push(c);
+    if (c.source === "final" && lastBoxEnd >= 0 && at > lastBoxEnd) first.unshift(c);
+    else first.push(c);
   }
+  yield* first;
   const trimmed = body.trim().replace(/[.。]$/, "");
   if (trimmed.length > 0 && trimmed.length < 400 && !isProse(trimmed)) {
     const bare = trimmed.replace(/^\$+|\$+$/g, "");
@@ -219,28 +224,36 @@ export function extractCandidates(text: string, options: ExtractOptions = {}): C
     const pair = /^-?(\d+),(\d+)$/.exec(bare);
     const decimalComma = pair !== null && (pair[1] === "0" || pair[1].length >= 4 || pair[2].length === 2);
     const math = /[\\^{}]/.test(bare) || trimmed.startsWith("$") || (pair !== null && !decimalComma);
-    out.push({ text: bare, source: "whole", math });
+    yield { text: bare, source: "whole", math };
   }
-  // Rightmost math span or plain number (numbers inside math spans are not counted twice).
-  const maths = mathSpans(body);
-  const plain: (Span & { math: boolean })[] = maths.map((s) => ({
-    ...s,
-    inner: withPercent(body, s.inner, s.end),
-    math: true,
-  }));
-  // One pass over the numbers, skipping those inside math spans (spans are sorted, disjoint).
+  // Rightmost math span or plain number; numbers inside math spans are not counted twice.
+  const numbers: Span[] = [];
   let k = 0;
   for (const n of plainNumbers(body)) {
     while (k < maths.length && maths[k].end <= n.start) k++;
-    if (k < maths.length && n.end > maths[k].start) continue;
-    plain.push({ ...n, math: false });
+    if (k >= maths.length || n.end <= maths[k].start) numbers.push(n);
   }
-  plain.sort((a, b) => b.end - a.end || a.start - b.start);
-  for (const s of plain) out.push({ text: s.inner, source: s.math ? "math" : "number", math: s.math });
-  return out;
+  // Both lists are sorted and disjoint: merge them from the end.
+  let i = maths.length - 1;
+  let j = numbers.length - 1;
+  while (i >= 0 || j >= 0) {
+    if (j < 0 || (i >= 0 && maths[i].end >= numbers[j].end)) {
+      yield { text: withPercent(body, maths[i].inner, maths[i].end), source: "math", math: true };
+      i--;
+    } else {
+      yield { text: numbers[j].inner, source: "number", math: false };
+      j--;
+    }
+  }
+}
+
+/** All answer candidates of `text`, best first. */
+export function extractCandidates(text: string, options: ExtractOptions = {}): Candidate[] {
+  return [...candidates(text, options)];
 }
 
 /** The best answer candidate's text, or null when the text states nothing answer-like. */
 export function extractAnswer(text: string, options: ExtractOptions = {}): string | null {
-  return extractCandidates(text, options)[0]?.text ?? null;
+  const next = candidates(text, options).next();
+  return next.done ? null : next.value.text;
 }
