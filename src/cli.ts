@@ -9,6 +9,7 @@ import { evalCommand } from "./evaluate/command.ts";
 import { filterCommand } from "./filter/command.ts";
 import { generateCommand } from "./generate/command.ts";
 import { mixCommand } from "./mix/command.ts";
+import { reportCommand } from "./report/command.ts";
 import { trainCommand } from "./train/command.ts";
 import { UserError } from "./util/errors.ts";
 import { verifyCommand } from "./verify/command.ts";
@@ -31,6 +32,7 @@ const stages: Command[] = [
   trainCommand,
   evalCommand,
   demoCommand,
+  reportCommand,
 ];
 for (const stage of stages) program.addCommand(stage);
 

@@ -11,6 +11,8 @@ export { scoreAnswer } from "./evaluate/score.ts";
 export { type GenerateSummary, type GenerationRecord, generate } from "./generate/generate.ts";
 export { type GenerateOptions, generateOptionsSchema } from "./generate/options.ts";
 export * from "./model/index.ts";
+export { type ReportOptions, renderReport, report } from "./report/report.ts";
+export { type RunData, readRun } from "./report/run.ts";
 export {
   type EquationBand,
   equationBands,
