@@ -135,8 +135,3 @@ export class Tape {
     this.keepers.clear();
   }
 }
-
-/** Adds src into dst elementwise (the usual gradient accumulation). */
-export function addInto(dst: Float32Array, src: Float32Array): void {
-  for (let i = 0; i < dst.length; i++) dst[i]! += src[i]!;
-}

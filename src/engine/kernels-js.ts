@@ -209,6 +209,14 @@ export const jsKernels: Kernels = {
     }
   },
 
+  add(a, b, out, n) {
+    for (let i = 0; i < n; i++) out[i] = a[i]! + b[i]!;
+  },
+
+  accumulate(dst, src, n) {
+    for (let i = 0; i < n; i++) dst[i]! += src[i]!;
+  },
+
   sumSquares(x, n) {
     let s = 0;
     for (let i = 0; i < n; i++) s += x[i]! * x[i]!;

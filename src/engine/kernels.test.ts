@@ -161,6 +161,12 @@ test("norm, rope, swiglu, cross-entropy, adamw, reductions agree", { skip }, () 
   );
   for (let i = 0; i < 3; i++) close(a2[i]!, a1[i]!, 1e-5, `adamw ${i}`);
   assert.ok(Math.abs(jsKernels.sumSquares(g, n) - native!.sumSquares(g, n)) < 1e-3);
+  const [e1, e2] = both([new Float32Array(n), uniformArray(n, 19)], (K, [o, d]) => {
+    K.add(g, up, o!, n);
+    K.accumulate(d!, g, n);
+  });
+  close(e2[0]!, e1[0]!, 0, "add");
+  close(e2[1]!, e1[1]!, 0, "accumulate");
   const [c1, c2] = both([g], (K, [x]) => K.scale(x!, n, 0.3));
   close(c2[0]!, c1[0]!, 1e-6, "scale");
 });

@@ -150,6 +150,10 @@ export interface Kernels {
     weightDecay: number,
     step: number,
   ): void;
+  /** out = a + b elementwise over n. */
+  add(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void;
+  /** dst += src elementwise over n (gradient accumulation). */
+  accumulate(dst: Float32Array, src: Float32Array, n: number): void;
   /** Σ x² in float64 (for the global gradient norm). */
   sumSquares(x: Float32Array, n: number): number;
   /** x *= s in place. */

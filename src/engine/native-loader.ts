@@ -51,6 +51,8 @@ export function loadNativeKernels(): Kernels | null {
     swigluBackward: addon.swigluBackward,
     crossEntropy: addon.crossEntropy,
     adamw: addon.adamw,
+    add: addon.add,
+    accumulate: addon.accumulate,
     sumSquares: addon.sumSquares,
     scale: addon.scale,
   };

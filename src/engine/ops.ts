@@ -3,7 +3,7 @@
  * Each op computes its forward with the active kernels and, if an input needs a gradient, records
  * its backward on the tape. Naming follows the kernels: xForward / xBackward live in kernels.ts.
  */
-import { addInto, allocBuffer, releaseBuffer, type Tape, Tensor } from "./autograd.ts";
+import { allocBuffer, releaseBuffer, type Tape, Tensor } from "./autograd.ts";
 import { getKernels } from "./kernels.ts";
 
 function rowsCols(t: Tensor): [number, number] {
@@ -53,12 +53,12 @@ export function biasAdd(g: Tape, x: Tensor, b: Tensor): Tensor {
   const [m, n] = rowsCols(x);
   if (b.size !== n) throw new Error(`biasAdd: bias has ${b.size} values, rows have ${n}`);
   const out = Tensor.empty(x.shape);
-  for (let i = 0; i < m; i++)
-    for (let j = 0; j < n; j++) out.data[i * n + j] = x.data[i * n + j]! + b.data[j]!;
+  const [xd, bd, od] = [x.data, b.data, out.data];
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) od[i * n + j] = xd[i * n + j]! + bd[j]!;
   if (g.needsGrad(x, b))
     g.record(out, () => {
       const dy = out.grad!;
-      if (x.requiresGrad) addInto(x.gradBuffer(), dy);
+      if (x.requiresGrad) getKernels().accumulate(x.gradBuffer(), dy, dy.length);
       if (b.requiresGrad) {
         const db = b.gradBuffer();
         for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) db[j]! += dy[i * n + j]!;
@@ -71,7 +71,7 @@ export function biasAdd(g: Tape, x: Tensor, b: Tensor): Tensor {
 export function add(g: Tape, a: Tensor, b: Tensor): Tensor {
   if (a.size !== b.size) throw new Error("add: sizes differ");
   const out = Tensor.empty(a.shape);
-  for (let i = 0; i < a.size; i++) out.data[i] = a.data[i]! + b.data[i]!;
+  getKernels().add(a.data, b.data, out.data, a.size);
   if (g.needsGrad(a, b))
     g.record(out, () => {
       const dy = out.grad!;
@@ -82,13 +82,13 @@ export function add(g: Tape, a: Tensor, b: Tensor): Tensor {
           a.grad = dy;
           out.grad = null;
           handed = true;
-        } else addInto(a.grad, dy);
+        } else getKernels().accumulate(a.grad, dy, dy.length);
       }
       if (b.requiresGrad) {
         if (!b.grad && !handed) {
           b.grad = dy;
           out.grad = null;
-        } else addInto(b.gradBuffer(), dy);
+        } else getKernels().accumulate(b.gradBuffer(), dy, dy.length);
       }
     });
   return out;
@@ -98,7 +98,8 @@ export function add(g: Tape, a: Tensor, b: Tensor): Tensor {
 export function mul(g: Tape, a: Tensor, b: Tensor): Tensor {
   if (a.size !== b.size) throw new Error("mul: sizes differ");
   const out = Tensor.empty(a.shape);
-  for (let i = 0; i < a.size; i++) out.data[i] = a.data[i]! * b.data[i]!;
+  const [ad, bd, od] = [a.data, b.data, out.data];
+  for (let i = 0; i < od.length; i++) od[i] = ad[i]! * bd[i]!;
   if (g.needsGrad(a, b))
     g.record(out, () => {
       const dy = out.grad!;

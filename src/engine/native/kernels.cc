@@ -239,6 +239,28 @@ napi_value Scale(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
+napi_value Add(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  const long n = a.integer(3);
+  const float *x = a.f32(0, n, "a"), *y = a.f32(1, n, "b");
+  float* out = a.f32(2, n, "out");
+  if (a.failed) return nullptr;
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (long i = 0; i < n; i++) out[i] = x[i] + y[i];
+  return undefinedValue(env);
+}
+
+napi_value Accumulate(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  const long n = a.integer(2);
+  float* dst = a.f32(0, n, "dst");
+  const float* src = a.f32(1, n, "src");
+  if (a.failed) return nullptr;
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (long i = 0; i < n; i++) dst[i] += src[i];
+  return undefinedValue(env);
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   Args a(env, info);
   const long t = a.integer(0);
@@ -261,6 +283,8 @@ napi_value Init(napi_env env, napi_value exports) {
              {"swigluBackward", SwigluBackward},
              {"crossEntropy", CrossEntropy},
              {"adamw", AdamW},
+             {"add", Add},
+             {"accumulate", Accumulate},
              {"sumSquares", SumSquares},
              {"scale", Scale},
              {"setThreads", SetThreads}};
