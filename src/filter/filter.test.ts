@@ -98,9 +98,9 @@ describe("distill filter on built-in candidates at temperature 0.8", () => {
       for (const kind of injected) {
         if (!evidenceSurvives(kind, row)) continue;
         seen[kind] = (seen[kind] ?? 0) + 1;
-        const check = verdict.checks[checkFor[kind]];
+        const check: Row["checks"][string] = verdict.checks[checkFor[kind]];
         assert.equal(check.pass, false, `${key(row)}: ${kind} not caught by ${checkFor[kind]}`);
-        assert.ok(verdict.reasons.includes(check.reason), "the reason is listed");
+        assert.ok(verdict.reasons.includes(check.reason!), "the reason is listed");
       }
     }
     for (const kind of Object.keys(checkFor))
