@@ -44,7 +44,8 @@ test("without anchors: the rightmost math span or plain number", () => {
     extractCandidates("x2 and y3 are labels").map((c) => c.text),
     [],
   );
-  assert.equal(extractAnswer("no numbers here"), null);
+  assert.equal(extractAnswer("there are no numbers in this long sentence at all"), null);
+  assert.equal(extractAnswer("blue car"), "blue car"); // a short answer in words
 });
 
 test("a whole answer '2,3' is a list; '1,22' and '0,111' are decimal commas", () => {

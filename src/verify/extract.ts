@@ -110,6 +110,9 @@ function firstAtom(segment: string): Candidate | null {
   if (num && num.start === 0) return { text: num.inner, source: "final", math: false };
   const choice = /^\(?[A-E]\)?(?=[\s.,;:!]|$)/.exec(rest);
   if (choice) return { text: choice[0], source: "final", math: false };
+  // "…the answer is Tuesday." — a few words closing the sentence.
+  const words = /^(\p{L}[\p{L}'’-]*(?:\s\p{L}[\p{L}'’-]*){0,2})\s*[.!]?\s*$/u.exec(rest);
+  if (words) return { text: words[1], source: "final", math: false };
   return null;
 }
 
@@ -225,6 +228,8 @@ export function* candidates(text: string, options: ExtractOptions = {}): Generat
     const decimalComma = pair !== null && (pair[1] === "0" || pair[1].length >= 4 || pair[2].length === 2);
     const math = /[\\^{}]/.test(bare) || trimmed.startsWith("$") || (pair !== null && !decimalComma);
     yield { text: bare, source: "whole", math };
+  } else if (/^\p{L}[\p{L}\s'’-]*$/u.test(trimmed) && trimmed.split(/\s+/).length <= 6) {
+    yield { text: trimmed, source: "whole", math: false }; // a short answer in words: "blue car"
   }
   // Rightmost math span or plain number; numbers inside math spans are not counted twice.
   const numbers: Span[] = [];

@@ -107,8 +107,9 @@ export function normalizeAnswer(raw: string, inMath: boolean): Normalized {
   const choice = /^\(?\s*([A-E])\s*\)(?:\s|$)|^\(?([A-E])\)?$/.exec(unwrapped);
   if (choice && !/^[A-E]$/.test(s.trim()) && unwrapped.length <= 3)
     return { latex: choice[1] ?? choice[2], percent, degrees, text: choice[1] ?? choice[2] };
-  // A bare word ("Yes", "Evelyn", "neither") is a text answer, not a product of variables.
-  if (/^[A-Za-z]{3,}$/.test(s) && !MATH_WORDS.test(s)) return { latex: s, percent, degrees, text: s };
+  // Words ("Yes", "Evelyn", "blue car", "forty-two") are a text answer, not a product of variables.
+  if (/^\p{L}[\p{L}\s'’-]*$/u.test(s) && /\p{L}{3}/u.test(s) && !MATH_WORDS.test(s))
+    return { latex: s, percent, degrees, text: s };
   const onlyText =
     /^(?:\s*\\(?:text(?:bf|it|rm|normal|sf|tt)?|mbox|mathrm|mathbf|mathit)\s*\{[^{}]*\}\s*)+$/.test(s);
   if (onlyText) {
