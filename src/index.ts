@@ -8,8 +8,34 @@ export {
   type ModelScore,
 } from "./evaluate/evaluate.ts";
 export { scoreAnswer } from "./evaluate/score.ts";
+export {
+  type CandidateRecord,
+  type Check,
+  type CheckConfig,
+  type CheckVerdict,
+  checkCorrectness,
+  checkLanguage,
+  checkLength,
+  checkParagraphs,
+  checkRepetition,
+  checkTemplate,
+  checkTruncation,
+  checks as filterChecks,
+  defaultCheckConfig,
+  runChecks,
+} from "./filter/checks/index.ts";
+export { buildDecontaminationIndex, type DecontaminationIndex } from "./filter/decontaminate.ts";
+export { type DedupOptions, Deduplicator } from "./filter/dedup.ts";
+export { type Funnel, type FunnelStep, filter } from "./filter/filter.ts";
+export { LshIndex, minhashSignature } from "./filter/minhash.ts";
+export { type FilterOptions, filterOptionsSchema } from "./filter/options.ts";
+export { type Policy, policies, selectCandidates } from "./filter/policy.ts";
 export { type GenerateSummary, type GenerationRecord, generate } from "./generate/generate.ts";
 export { type GenerateOptions, generateOptionsSchema } from "./generate/options.ts";
+export { type MixSummary, mix } from "./mix/mix.ts";
+export { type MixOptions, mixOptionsSchema } from "./mix/options.ts";
+export { jsonlToParquet } from "./mix/parquet.ts";
+export type { ChatRow } from "./mix/rows.ts";
 export * from "./model/index.ts";
 export { type ReportOptions, renderReport, report } from "./report/report.ts";
 export { type RunData, readRun } from "./report/run.ts";
