@@ -18,14 +18,14 @@ export {
   checkLength,
   checkParagraphs,
   checkRepetition,
+  checks as filterChecks,
   checkTemplate,
   checkTruncation,
-  checks as filterChecks,
   defaultCheckConfig,
   runChecks,
 } from "./filter/checks/index.ts";
 export { buildDecontaminationIndex, type DecontaminationIndex } from "./filter/decontaminate.ts";
-export { type DedupOptions, Deduplicator } from "./filter/dedup.ts";
+export { Deduplicator, type DedupOptions } from "./filter/dedup.ts";
 export { type Funnel, type FunnelStep, filter } from "./filter/filter.ts";
 export { LshIndex, minhashSignature } from "./filter/minhash.ts";
 export { type FilterOptions, filterOptionsSchema } from "./filter/options.ts";
