@@ -8,7 +8,7 @@ import { uniformArray } from "./gradcheck.ts";
 import type { Kernels } from "./kernels.ts";
 import { jsKernels } from "./kernels-js.ts";
 import { loadWasmKernels } from "./kernels-wasm.ts";
-import { loadNativeKernels } from "./native-loader.ts";
+import { loadNativeKernels, setNativeGemmIsa } from "./native-loader.ts";
 
 const native = loadNativeKernels();
 const skip = native ? false : "native addon not built (npm run build:kernels)";
@@ -66,6 +66,14 @@ function gemmCases(other: Kernels): void {
 }
 
 test("native gemm: every transpose combination, edge tiles, accumulate", { skip }, () => gemmCases(native!));
+test("native gemm with the AVX2 micro-kernel forced", { skip }, () => {
+  assert.equal(setNativeGemmIsa("avx2"), "avx2");
+  try {
+    gemmCases(native!);
+  } finally {
+    setNativeGemmIsa("auto");
+  }
+});
 test(
   "wasm gemm: every transpose combination, edge tiles, accumulate",
   { skip: wasm ? false : "wasm not built" },

@@ -12,6 +12,15 @@ export const nativeAddonPath = fileURLToPath(new URL("./native/build/kernels.nod
 
 interface NativeAddon extends Omit<Kernels, "name"> {
   setThreads(n: number): void;
+  /** 0: best the CPU has; 1: force the AVX2 GEMM kernel. Returns the kernel now in use. */
+  setGemmIsa(isa: number): "avx512" | "avx2";
+}
+
+let loaded: NativeAddon | null = null;
+
+/** Selects the native GEMM micro-kernel (tests run both on AVX-512 machines); null without the addon. */
+export function setNativeGemmIsa(isa: "auto" | "avx2"): "avx512" | "avx2" | null {
+  return loaded ? loaded.setGemmIsa(isa === "avx2" ? 1 : 0) : null;
 }
 
 /** The addon is built for x86-64-v3 (AVX2+FMA); refuse it on CPUs without those rather than crash. */
@@ -37,6 +46,7 @@ export function loadNativeKernels(): Kernels | null {
   } catch {
     return null;
   }
+  loaded = addon;
   const threads = Number(process.env.DISTILLERY_THREADS) || availableParallelism();
   addon.setThreads(threads);
   return {

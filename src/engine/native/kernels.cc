@@ -269,6 +269,16 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
+napi_value SetGemmIsa(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  const long isa = a.integer(0);
+  if (a.failed) return nullptr;
+  gemm::forceAvx2() = isa == 1;
+  napi_value out;
+  napi_create_string_utf8(env, gemm::hasAvx512() ? "avx512" : "avx2", NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const struct {
     const char* name;
@@ -287,7 +297,8 @@ napi_value Init(napi_env env, napi_value exports) {
              {"accumulate", Accumulate},
              {"sumSquares", SumSquares},
              {"scale", Scale},
-             {"setThreads", SetThreads}};
+             {"setThreads", SetThreads},
+             {"setGemmIsa", SetGemmIsa}};
   for (const auto& f : fns) {
     napi_value fn;
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &fn);
