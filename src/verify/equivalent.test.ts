@@ -120,6 +120,8 @@ test("null when it cannot be decided, false when the prediction states nothing",
   check([
     ["\\frac{", "1", null],
     ["1", "\\frac{", null],
+    ["10^{10^{10}}", "10^{10^{11}}", null], // both overflow: cannot tell
+    ["\\infty", "\\infty", true],
     ["", "", null],
     ["7", "", false],
     ["7", "The answer is seven.", false],

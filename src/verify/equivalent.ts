@@ -73,6 +73,9 @@ function scalarEqual(a: Json, b: Json, vars: string[], float: boolean, ctx: Cont
     const x = evalNumber(a, new Map());
     const y = evalNumber(b, new Map());
     if (Number.isNaN(x) || Number.isNaN(y)) return null;
+    // An overflow (10^{10^{10}}) is not the written ∞: infinities only count when ∞ was written.
+    const written = (j: Json) => JSON.stringify(j).includes("Infinity");
+    if ((!Number.isFinite(x) && !written(a)) || (!Number.isFinite(y) && !written(b))) return null;
     return close(x, y);
   }
   let valid = 0;
