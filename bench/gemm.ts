@@ -1,6 +1,6 @@
 /**
  * GEMM micro-benchmark on the reference workload's shapes (2,048 tokens, d 256, SwiGLU 704): the engine's
- * kernels (native and JS) and, when /usr/bin/python3 has torch, PyTorch's matmul on the same shapes and
+ * kernels (native on N threads; WASM SIMD and JS on one) and, when /usr/bin/python3 has torch, PyTorch's matmul on the same shapes and
  * threads, in one run. Prints one JSON line of GFLOP/s per shape and backend.
  *
  *   npx tsx bench/gemm.ts [--threads 2]
@@ -9,6 +9,7 @@ import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import type { Kernels } from "../src/engine/kernels.ts";
 import { jsKernels } from "../src/engine/kernels-js.ts";
+import { loadWasmKernels } from "../src/engine/kernels-wasm.ts";
 import { loadNativeKernels } from "../src/engine/native-loader.ts";
 
 const { values } = parseArgs({ options: { threads: { type: "string", default: "2" } } });
@@ -70,11 +71,13 @@ print(json.dumps(out))`;
 }
 
 const native = loadNativeKernels();
+const wasm = loadWasmKernels();
 const torch = torchGflops();
 const result: Record<string, Record<string, number | null>> = {};
 shapes.forEach(([name, m, n, k, ta, tb], i) => {
   result[name] = {
     native: native ? Math.round(measure(native, m, n, k, ta, tb, 1)) : null,
+    wasm: wasm ? Math.round(measure(wasm, m, n, k, ta, tb, 0.5) * 10) / 10 : null,
     js: Math.round(measure(jsKernels, m, n, k, ta, tb, 0.5) * 10) / 10,
     torch: torch ? Math.round(torch[i]!) : null,
   };
