@@ -8,11 +8,13 @@ import { trainBpeTokenizer } from "../tokenizer/bpeTrainer.ts";
 import { writeTokenizerFiles } from "../tokenizer/tokenizer.ts";
 import { train } from "../train/train.ts";
 import { hashSeed, seededRandom, shuffle } from "../util/random.ts";
-import { type DemoSize, demoSizes } from "./sizes.ts";
+import { type DemoSize, type DemoSizeName, demoSizes } from "./sizes.ts";
 
 export interface DemoOptions {
   out: string;
   quick?: boolean;
+  /** Overrides `quick`: `smoke` runs every stage on tiny sizes, for tests. */
+  size?: DemoSizeName;
   seed?: number;
   quiet?: boolean;
   /** Called when a stage starts, for the terminal. */
@@ -25,7 +27,7 @@ export interface DemoSummary {
   models: Record<ModelName, ModelScore & { by_band: Record<string, ModelScore> }>;
   funnel: Record<string, number>;
   seconds: Record<string, number>;
-  size: DemoSize & { name: "quick" | "full" };
+  size: DemoSize & { name: DemoSizeName };
   example: {
     prompt: string;
     answers: Record<ModelName, { completion: string; correct: boolean | null }>;
@@ -42,7 +44,7 @@ type Row = { messages: { role: string; content: string }[]; source: string; prom
  * raw candidates, both from `base` → evaluate all of them and the teacher on held-out equations.
  */
 export async function demo(options: DemoOptions): Promise<DemoSummary> {
-  const name = options.quick ? "quick" : "full";
+  const name: DemoSizeName = options.size ?? (options.quick ? "quick" : "full");
   const size = demoSizes[name];
   const seed = options.seed ?? 1;
   const dir = (...parts: string[]) => path.join(options.out, ...parts);
@@ -192,7 +194,8 @@ export async function demo(options: DemoOptions): Promise<DemoSummary> {
         benchmark: heldOut,
         out: dir("eval", model),
         temperature: 0,
-        maxTokens: size.maxTokens,
+        // the students' budget is what they need for a trace; the teacher's own traces are counted differently
+        maxTokens: model === "teacher" ? 1024 : size.maxTokens,
         concurrency: 64,
         quiet,
       });

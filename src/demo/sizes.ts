@@ -27,7 +27,28 @@ export interface DemoSize {
   maxTokens: number;
 }
 
-export const demoSizes: Record<"quick" | "full", DemoSize> = {
+export type DemoSizeName = "smoke" | "quick" | "full";
+
+export const demoSizes: Record<DemoSizeName, DemoSize> = {
+  /** The whole pipeline in about a minute, for tests: the plumbing, not the learning. */
+  smoke: {
+    bands: ["one-step", "two-step"],
+    prompts: 80,
+    samplesPerPrompt: 2,
+    temperature: 0.8,
+    generalPrompts: 40,
+    generalShare: 0.1,
+    heldOutPerBand: 6,
+    student: "1m",
+    vocab: 320,
+    context: 128,
+    batchTokens: 1024,
+    baseEpochs: 1,
+    distillEpochs: 1,
+    baseLr: 2e-3,
+    distillLr: 1.5e-3,
+    maxTokens: 48,
+  },
   quick: {
     bands: ["one-step", "two-step"],
     prompts: 1200,
