@@ -70,6 +70,9 @@ test("expressions: symbolic forms through random points", () => {
     ["x^2 - 1", "(x-1)(x+1)", true],
     ["\\frac{1}{x}", "x^{-1}", true],
     ["\\sqrt{x^2}", "|x|", true],
+    ["\\sqrt{x^2}", "x", false],
+    ["|x|", "x", false],
+    ["(\\sqrt{x})^2", "x", true], // equal where both are defined
     ["a+b", "b+a", true],
     ["2\\sqrt{2}", "\\sqrt{8}", true],
     ["e^2", "\\exp(2)", true],
