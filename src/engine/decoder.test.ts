@@ -124,6 +124,18 @@ test("positions with weight 0 contribute no gradient", () => {
   assert.deepEqual(grads({ ...b, weights }), grads(changed));
 });
 
+test("a micro-batch with every target masked adds nothing and does not throw", () => {
+  const model = TrainableDecoder.init(tinyConfig("qwen2", { vocab_size: 30 }), 1);
+  const opt = decoderOptimizer(model, { lr: 1e-2 });
+  const live = batchOf(1, 6, 30, 2);
+  const dead = { ...batchOf(1, 6, 30, 3), weights: new Float32Array(6) };
+  const r = trainStep(model, opt, [live, dead]);
+  const ref = TrainableDecoder.init(tinyConfig("qwen2", { vocab_size: 30 }), 1);
+  const r2 = trainStep(ref, decoderOptimizer(ref, { lr: 1e-2 }), [live]);
+  assert.equal(r.loss, r2.loss);
+  assert.equal(r.gradNorm, r2.gradNorm);
+});
+
 test("backward frees activations", () => {
   const model = TrainableDecoder.init(tinyConfig("qwen2", { vocab_size: 30 }), 1);
   const g = new Tape();

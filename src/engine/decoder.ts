@@ -162,7 +162,9 @@ export class TrainableDecoder {
     const g = new Tape();
     const loss = this.forwardLoss(g, batch, normalizer);
     const value = loss.data[0]!;
-    g.backward(loss);
+    // a micro-batch whose targets are all masked has no gradient to give
+    if (loss.requiresGrad) g.backward(loss);
+    else g.clear();
     return value;
   }
 
