@@ -6,6 +6,7 @@
 import { Command, CommanderError } from "commander";
 import { demoCommand } from "./demo/command.ts";
 import { evalCommand } from "./evaluate/command.ts";
+import { exportCommand } from "./export/command.ts";
 import { filterCommand } from "./filter/command.ts";
 import { generateCommand } from "./generate/command.ts";
 import { mixCommand } from "./mix/command.ts";
@@ -30,6 +31,7 @@ const stages: Command[] = [
   mixCommand,
   verifyCommand,
   trainCommand,
+  exportCommand,
   evalCommand,
   demoCommand,
   reportCommand,

@@ -8,6 +8,8 @@ export {
   type ModelScore,
 } from "./evaluate/evaluate.ts";
 export { scoreAnswer } from "./evaluate/score.ts";
+export { type ExportSummary, exportModel } from "./export/export.ts";
+export { type ExportOptions, exportOptionsSchema } from "./export/options.ts";
 export {
   type CandidateRecord,
   type Check,

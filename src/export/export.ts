@@ -1,0 +1,51 @@
+/**
+ * `distill export`: a trained student (an HF model folder) for the tools people run models with —
+ * `gguf` (llama.cpp, Ollama), `safetensors` (transformers, vLLM), `trl` (a dataset and a ready TRL SFT
+ * recipe for students too large for the CPU engine). The stage function is `exportModel` because
+ * `export` is a reserved word.
+ */
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { readModelConfig } from "../model/config.ts";
+import { UserError } from "../util/errors.ts";
+import { exportGgufFormat, type GgufExportSummary } from "./gguf.ts";
+import { type ExportOptions, exportOptionsSchema } from "./options.ts";
+import { exportSafetensorsFormat, type SafetensorsExportSummary } from "./safetensors.ts";
+import { exportTrl, type TrlExportSummary } from "./trl.ts";
+
+export type ExportSummary = { out: string; format: "gguf" | "safetensors" | "trl"; files: string[] } & (
+  | { format: "gguf"; gguf: GgufExportSummary }
+  | { format: "safetensors"; safetensors: SafetensorsExportSummary }
+  | { format: "trl"; trl: TrlExportSummary }
+);
+
+export async function exportModel(input: ExportOptions): Promise<ExportSummary> {
+  const parsed = exportOptionsSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new UserError(issue.message, { field: issue.path.map(String).join(".") || undefined });
+  }
+  const o = parsed.data;
+  const configPath = path.join(o.model, "config.json");
+  if (!existsSync(configPath))
+    throw new UserError("no config.json (is this a Hugging Face model folder?)", { file: o.model });
+  const config = readModelConfig(configPath);
+  const name = o.name ?? path.basename(path.resolve(o.model));
+  mkdirSync(o.out, { recursive: true });
+  let summary: ExportSummary;
+  if (o.format === "gguf") {
+    const gguf = exportGgufFormat(o, config.max_position_embeddings, name);
+    summary = { out: o.out, format: "gguf", files: gguf.files, gguf };
+  } else if (o.format === "safetensors") {
+    const safetensors = exportSafetensorsFormat(o);
+    summary = { out: o.out, format: "safetensors", files: safetensors.files, safetensors };
+  } else {
+    const trl = await exportTrl(o, config, name);
+    summary = { out: o.out, format: "trl", files: trl.files, trl };
+  }
+  writeFileSync(
+    path.join(o.out, "export.json"),
+    `${JSON.stringify({ options: { ...o, model: path.resolve(o.model) }, summary }, null, 2)}\n`,
+  );
+  return summary;
+}

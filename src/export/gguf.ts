@@ -1,0 +1,75 @@
+/**
+ * `distill export --format gguf`: `model.gguf` (F32 or F16, the tokenizer and chat template inside) for
+ * llama.cpp, an Ollama `Modelfile`, and a README saying how to run both.
+ */
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { exportGgufFromFolder } from "../model/ggufExport.ts";
+import { ollamaModelfile } from "../model/ollama.ts";
+import { loadTokenizer } from "../tokenizer/tokenizer.ts";
+import { UserError } from "../util/errors.ts";
+import type { ResolvedExportOptions } from "./options.ts";
+
+export interface GgufExportSummary {
+  files: string[];
+  bytes: number;
+  dtype: "f32" | "f16";
+  /** Whether the Modelfile carries a ChatML TEMPLATE (else Ollama falls back to the GGUF's own). */
+  chatml: boolean;
+}
+
+/**
+ * Sampling defaults of the Modelfile: DeepSeek-R1's recommendation for its distilled students
+ * (temperature 0.6, top-p 0.95), which keeps reasoning from looping without making it erratic.
+ */
+export const ollamaSampling = { temperature: 0.6, topP: 0.95 };
+
+export function exportGgufFormat(
+  o: ResolvedExportOptions,
+  contextLength: number,
+  name: string,
+): GgufExportSummary {
+  const dtype = o.dtype ?? "f16";
+  if (dtype === "bf16")
+    throw new UserError("GGUF export writes f32 or f16 (bf16 is for --format safetensors)", {
+      field: "dtype",
+    });
+  const tokenizer = loadTokenizer(o.model);
+  const ggufPath = path.join(o.out, "model.gguf");
+  const bytes = exportGgufFromFolder(o.model, ggufPath, { name, f16: dtype === "f16" });
+  // Ollama templates are Go templates: the ChatML one is spelled out; another family keeps the GGUF's.
+  const chatml = (tokenizer.chatTemplate ?? "").includes("<|im_start|>");
+  const numCtx = Math.min(contextLength, 8192);
+  const sampling = [
+    `PARAMETER temperature ${ollamaSampling.temperature}`,
+    `PARAMETER top_p ${ollamaSampling.topP}`,
+    `PARAMETER num_ctx ${numCtx}`,
+  ];
+  // Without a TEMPLATE line Ollama uses the chat template stored in the GGUF.
+  const modelfile = chatml
+    ? `${ollamaModelfile({ gguf: "./model.gguf" })}${sampling.join("\n")}\n`
+    : `FROM ./model.gguf\n${sampling.join("\n")}\n`;
+  writeFileSync(path.join(o.out, "Modelfile"), modelfile);
+  writeFileSync(path.join(o.out, "README.txt"), ggufReadme(name, dtype, numCtx));
+  return { files: ["model.gguf", "Modelfile", "README.txt"], bytes, dtype, chatml };
+}
+
+function ggufReadme(name: string, dtype: string, numCtx: number): string {
+  const tag = name.toLowerCase().replace(/[^a-z0-9._-]+/g, "-");
+  return `${name} as GGUF (${dtype.toUpperCase()}), written by distill export --format gguf
+
+Files
+  model.gguf   weights, tokenizer and chat template, for llama.cpp and anything built on it
+  Modelfile    for Ollama: FROM ./model.gguf, the chat template, stop tokens, sampling defaults
+
+llama.cpp (the chat template inside the GGUF is applied by -cnv / --jinja)
+  llama-cli -m model.gguf -cnv --temp ${ollamaSampling.temperature} --top-p ${ollamaSampling.topP}
+  llama-server -m model.gguf --jinja -c ${numCtx}     # OpenAI-compatible server on :8080
+
+Ollama
+  ollama create ${tag} -f Modelfile
+  ollama run ${tag} "Solve for x: 3x + 5 = 20"
+
+The model answers in the template <think>…</think><answer>…</answer>.
+`;
+}
