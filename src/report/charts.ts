@@ -1,6 +1,7 @@
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import type { EvaluatedRecord } from "../evaluate/evaluate.ts";
+import { equationBands } from "../tasks/equations/generate.ts";
 import type { BandedScore, MetricRow } from "./run.ts";
 
 /**
@@ -175,13 +176,23 @@ export function accuracySpec(scores: Record<string, BandedScore>, models: string
   };
 }
 
-/** The bands of the held-out set, in the order the first model that has them lists them. */
+/**
+ * The bands of the held-out set: the built-in task's bands easiest first, then any others in the order
+ * the models list them (eval summaries list bands A–Z, which would put "fractions" before "one-step").
+ */
 export function bandsOf(scores: Record<string, BandedScore>): string[] {
   const bands: string[] = [];
   for (const s of Object.values(scores)) {
     for (const band of Object.keys(s.by_band ?? {})) if (!bands.includes(band)) bands.push(band);
   }
-  return bands;
+  const known = (band: string) => {
+    const i = (equationBands as readonly string[]).indexOf(band);
+    return i < 0 ? equationBands.length : i;
+  };
+  return bands
+    .map((band, i) => ({ band, i }))
+    .sort((a, b) => known(a.band) - known(b.band) || a.i - b.i)
+    .map((x) => x.band);
 }
 
 /**

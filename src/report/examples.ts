@@ -23,8 +23,9 @@ export interface ExampleTally {
 
 /**
  * Pick the side-by-side examples: up to `wins` items where `distilled` is right and `base` wrong (one
- * band after another, so they are not all the easiest kind), plus one where `distilled` is wrong, so
- * the page does not only show its successes. Runs without both models get the first items instead.
+ * band after another, so they are not all the easiest kind; other items where there are too few),
+ * plus one where `distilled` is wrong, so the page does not only show its successes. Each is labelled
+ * with both verdicts. Runs without both models get the first items instead.
  * Deterministic: items are taken in prompt_id order.
  */
 export function pickExamples(
@@ -44,9 +45,9 @@ export function pickExamples(
     firstSample.set(model, byItem);
   }
   // Prefer items every model answered; a run evaluated on different sets still gets examples.
-  const ids = [...(firstSample.get(answered[0])?.keys() ?? [])].sort();
-  const everywhere = ids.filter((id) => answered.every((m) => firstSample.get(m)?.has(id)));
-  const pool = everywhere.length ? everywhere : ids;
+  const all = [...(firstSample.get(answered[0])?.keys() ?? [])].sort();
+  const everywhere = all.filter((id) => answered.every((m) => firstSample.get(m)?.has(id)));
+  const pool = everywhere.length ? everywhere : all;
   const record = (model: string, id: string) => firstSample.get(model)?.get(id) ?? null;
   const bandOf = (id: string) => answered.map((m) => record(m, id)?.band).find((b) => b !== undefined);
   const example = (id: string, why: string): Example => {
@@ -67,23 +68,30 @@ export function pickExamples(
     return { examples: roundRobin(pool, bandOf, wins + 1).map((id) => example(id, "example")), tally: null };
   }
   const both = pool.filter((id) => record(focus, id) && record(baseline, id));
-  const winIds = both.filter(
-    (id) => record(focus, id)?.correct === true && record(baseline, id)?.correct === false,
-  );
-  const lossIds = both.filter((id) => record(focus, id)?.correct === false);
-  const losses = both.filter(
-    (id) => record(focus, id)?.correct === false && record(baseline, id)?.correct === true,
-  );
+  const verdict = (model: string, id: string) => record(model, id)?.correct;
+  const winIds = both.filter((id) => verdict(focus, id) === true && verdict(baseline, id) === false);
+  const lossIds = both.filter((id) => verdict(focus, id) === false);
+  const losses = lossIds.filter((id) => verdict(baseline, id) === true);
   const tally = { focus, baseline, both: both.length, wins: winIds.length, losses: losses.length };
+  const word = (v: boolean | null | undefined) =>
+    v === true ? "right" : v === false ? "wrong" : "unverified";
+  const why = (id: string) =>
+    `${focus} ${word(verdict(focus, id))}, ${baseline} ${word(verdict(baseline, id))}`;
 
-  const picked = roundRobin(winIds, bandOf, wins).map((id) =>
-    example(id, `${focus} right, ${baseline} wrong`),
-  );
+  const ids = roundRobin(winIds, bandOf, wins);
+  // Too few wins (an early or failed run): fill with other items rather than hide the comparison,
+  // items distilled gets right first.
+  for (const rest of [both.filter((id) => !lossIds.includes(id)), lossIds]) {
+    const more = rest.filter((id) => !ids.includes(id));
+    ids.push(...roundRobin(more, bandOf, wins - ids.length));
+  }
   // The honest one: a distilled failure, from a band not shown yet where there is one.
-  const shownBands = new Set(picked.map((e) => e.band));
-  const loss = lossIds.find((id) => !shownBands.has(record(focus, id)?.band)) ?? lossIds[0];
-  if (loss) picked.push(example(loss, `${focus} wrong`));
-  return { examples: picked, tally };
+  if (!ids.some((id) => lossIds.includes(id))) {
+    const shownBands = new Set(ids.map(bandOf));
+    const loss = lossIds.find((id) => !shownBands.has(bandOf(id))) ?? lossIds[0];
+    if (loss) ids.push(loss);
+  }
+  return { examples: ids.map((id) => example(id, why(id))), tally };
 }
 
 /** Up to `count` ids, taking one per band in turn (bands in the order they first appear in `ids`). */

@@ -9,7 +9,7 @@ import { reportCommand } from "./command.ts";
 import { pickExamples } from "./examples.ts";
 import { hostileText, writeFixtureRun } from "./fixture.ts";
 import { escapeHtml } from "./html.ts";
-import { report } from "./report.ts";
+import { completionHtml, report } from "./report.ts";
 import { readRun } from "./run.ts";
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), "distill-report-"));
@@ -80,7 +80,11 @@ describe("distill report", () => {
       );
     }
     assert.equal(verdict(examples[3], "distilled"), false);
-    assert.equal(examples[3].why, "distilled wrong");
+    assert.equal(
+      examples[3].why,
+      `distilled wrong, base ${examples[3].answers[1].record?.correct ? "right" : "wrong"}`,
+    );
+    for (const e of examples.slice(0, 3)) assert.equal(e.why, "distilled right, base wrong");
     // one band after another before a band repeats
     assert.equal(new Set(examples.slice(0, 3).map((e) => e.band)).size, 3);
   });
@@ -140,6 +144,27 @@ describe("distill report", () => {
     // The command itself, without a child process: the CLI's startup compiles every stage (seconds).
     await reportCommand.parseAsync(["--run", run, "--out", path.join(dir, "cli.html")], { from: "user" });
     assert.match(readFileSync(path.join(dir, "cli.html"), "utf8"), /<section id="examples">/);
+  });
+
+  it("still compares when distilled wins nowhere, and labels every item with both verdicts", () => {
+    const data = readRun(run);
+    const results = {
+      ...data.results,
+      distilled: data.results.distilled.map((r) => ({ ...r, correct: false })),
+    };
+    const { examples, tally } = pickExamples(results, data.models);
+    assert.equal(tally?.wins, 0);
+    assert.equal(examples.length, 3);
+    for (const e of examples) assert.match(e.why, /^distilled wrong, base (right|wrong)$/);
+  });
+
+  it("folds runs of blank lines and says when a completion is empty", () => {
+    assert.equal(
+      completionHtml(`a\n${"\n".repeat(40)}b <c>`),
+      "<pre>a\n[… 41 line breaks …]\nb &lt;c&gt;</pre>",
+    );
+    assert.equal(completionHtml("a\n\n\nb"), "<pre>a\n\n\nb</pre>");
+    assert.match(completionHtml("\n".repeat(128)), /empty completion \(128 whitespace characters\)/);
   });
 
   it("handles records as the eval stage writes them (sample_index, null verdicts)", () => {

@@ -165,11 +165,11 @@ function tallyLine(tally: ExampleTally | null): string {
   if (!tally)
     return `<p class="note">The first held-out items of the run, answered by each model (first sample).</p>`;
   const { focus, baseline, both, wins, losses } = tally;
-  return `<p class="note">Held-out items answered by every model (first sample of each). Of ${both} items, <strong>${focus}</strong> is right where <strong>${baseline}</strong> is wrong on ${wins}, and wrong where ${baseline} is right on ${losses}. Shown: a few of the first kind, and one where ${focus} is wrong.</p>`;
+  return `<p class="note">Held-out items answered by every model (first sample of each). Of ${both} items, <strong>${focus}</strong> is right where <strong>${baseline}</strong> is wrong on ${wins}, and wrong where ${baseline} is right on ${losses}. Shown: up to three of the first kind (other items where there are fewer), and one where ${focus} is wrong.</p>`;
 }
 
 function exampleHtml(e: Example): string {
-  const honest = e.why.endsWith("wrong") && !e.why.includes(",");
+  const honest = e.why.startsWith("distilled wrong");
   const question = [
     `<h3>${escapeHtml(e.prompt)}<span class="why${honest ? " honest" : ""}">${escapeHtml(e.why)}</span></h3>`,
     `<p class="note">${e.band ? `band ${escapeHtml(e.band)} · ` : ""}${e.gold !== undefined ? `gold <code>${escapeHtml(String(e.gold))}</code> · ` : ""}item <code>${escapeHtml(e.promptId)}</code></p>`,
@@ -193,11 +193,26 @@ function answerHtml(model: string, r: EvaluatedRecord | null): string {
     r.finish_reason === "length" ? "cut at the limit" : "",
   ].filter(Boolean);
   // DeepSeek-style teachers return their reasoning beside the content; show both, reasoning first.
-  let text = r.completion_reasoning ? `${r.completion_reasoning}\n\n${r.completion}` : r.completion;
-  if (text.length > maxShownChars) {
-    text = `${text.slice(0, maxShownChars)}\n… (${text.length - maxShownChars} more characters in results.jsonl)`;
+  const raw = r.completion_reasoning ? `${r.completion_reasoning}\n\n${r.completion}` : r.completion;
+  return `<div class="answer"><h3>${escapeHtml(model)}${verdict}</h3><p class="note">${escapeHtml(facts.join(" · "))}</p>${completionHtml(raw)}</div>`;
+}
+
+/**
+ * A completion as pre-formatted, escaped text. Runs of blank lines (a common failure of an undertrained
+ * student) are folded into a marker, and very long text is cut; results.jsonl keeps the whole of it.
+ */
+export function completionHtml(raw: string): string {
+  if (raw.trim() === "") {
+    return `<p class="note">empty completion${raw.length ? ` (${raw.length} whitespace characters)` : ""}</p>`;
   }
-  return `<div class="answer"><h3>${escapeHtml(model)}${verdict}</h3><p class="note">${escapeHtml(facts.join(" · "))}</p><pre>${escapeHtml(text)}</pre></div>`;
+  let text = raw.replace(
+    /\n(?:[ \t]*\n){3,}/g,
+    (run) => `\n[… ${run.split("\n").length - 1} line breaks …]\n`,
+  );
+  if (text.length > maxShownChars) {
+    text = `${text.slice(0, maxShownChars)}\n[… ${text.length - maxShownChars} more characters in results.jsonl]`;
+  }
+  return `<pre>${escapeHtml(text)}</pre>`;
 }
 
 function timeSection(seconds: Record<string, number>): string {

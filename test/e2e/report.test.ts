@@ -91,7 +91,8 @@ describe("report.html in headless Chromium", { skip }, () => {
       assert.ok(examples.length >= 2, `${examples.length} examples`);
       for (const e of examples)
         assert.deepEqual(e.models, ["teacher", "base", "distilled", "distilled_unfiltered"]);
-      assert.equal(examples.at(-1)?.why, "distilled wrong");
+      assert.equal(examples[0].why, "distilled right, base wrong");
+      assert.match(examples.at(-1)?.why ?? "", /^distilled wrong/);
       assert.ok(examples[0].pre[3].includes(hostileText), "the completion's HTML is shown as text");
       assert.equal(await page.title(), "distillery report — run", "no script from a completion ran");
       assert.equal(await page.locator("pre b").count(), 0, "no element from a completion");
