@@ -208,6 +208,7 @@ test("sets ignore repeats; semicolons and ratios; assignments to products of sym
     ["7:32", "14:64", true],
     ["AB=4,CD=5", "4, 5", true],
     ["|AB|=1", "1", true],
+    ["x(1+y)=5", "5", false], // not an assignment: the left side has a number in it
     ["\\frac{NO}{BO}=\\frac{1}{\\sqrt{6}}", "\\frac{\\sqrt{6}}{6}", true],
     ["0<f(x)<1", "(0,1)", true],
     ["$$(3, 3), (1, 1)$$", "$$\\boxed{(3, 3)} \\text{ for part (a) and } \\boxed{(1, 1)}$$", true],

@@ -87,8 +87,7 @@ function scalarEqual(a: Json, b: Json, vars: string[], float: boolean, ctx: Cont
     const env = envAt(p, vars);
     const x = evalNumber(a, env);
     const y = evalNumber(b, env);
-    if (!Number.isFinite(x) && !Number.isFinite(y)) continue;
-    // Outside one side's domain (\sqrt{x} at x < 0): the point says nothing.
+    // Outside either side's domain (\sqrt{x} at x < 0): the point says nothing.
     if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
     // Random points multiply rounding error: compare relatively, a little looser than constants.
     const ok = float ? close(x, y) : Math.abs(x - y) <= 1e-7 * Math.max(1, Math.abs(x), Math.abs(y));
@@ -136,7 +135,7 @@ function onlySymbols(j: Json): boolean {
     return !/^[+-]?\d/.test(j) && !["Pi", "ExponentialE", "PositiveInfinity"].includes(j);
   if (!Array.isArray(j)) return false;
   const [head, ...args] = j;
-  if (head === "InvisibleOperator" && args.length === 2 && typeof args[0] === "string") return true; // f(x)
+  if (head === "InvisibleOperator" && args.length === 2 && /^[fghFGH]$/.test(String(args[0]))) return true; // f(x)
   return (
     ["InvisibleOperator", "Multiply", "Divide", "Abs", "Delimiter"].includes(head as string) &&
     args.every(onlySymbols)
