@@ -288,7 +288,6 @@ function all(checks: (() => Verdict)[]): Verdict {
   return unknown ? null : true;
 }
 
-/** Order-free matching of two collections (small: greedy with backtracking over candidates). */
 /** Drops items equal to an earlier one: as sets, {3, 17, 17} is {3, 17}. */
 function distinct(xs: Value[], ctx: Context): Value[] {
   const out: Value[] = [];
@@ -296,7 +295,7 @@ function distinct(xs: Value[], ctx: Context): Value[] {
   return out;
 }
 
-/** Set equality of two collections: order and repeats do not matter. */
+/** Set equality of two collections: order and repeats do not matter (greedy matching; sets are small). */
 function unorderedEqual(gs: Value[], ps: Value[], ctx: Context): Verdict {
   if (gs.length !== ps.length) {
     gs = distinct(gs, ctx);
