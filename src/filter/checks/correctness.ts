@@ -3,6 +3,7 @@ import { findEquation } from "../../teachers/builtin/equations.ts";
 import { isEquivalent } from "../../verify/equivalent.ts";
 import { extractAnswer } from "../../verify/extract.ts";
 import { checkLinearEquationAnswer } from "../../verify/linear.ts";
+import { memoize } from "../memo.ts";
 import type { CandidateRecord, CheckConfig, CheckVerdict } from "./types.ts";
 
 /**
@@ -22,7 +23,7 @@ export function checkCorrectness(record: CandidateRecord, config: CheckConfig): 
     const equation = equationOf(record.prompt);
     if (equation === null) return unverifiable("no linear equation found in the prompt", config);
     if (answer === null) return { pass: false, reason: "wrong answer: no answer given" };
-    const verdict = checkLinearEquationAnswer(equation, answer);
+    const verdict = substitute(`${equation}\u0000${answer}`);
     if (verdict === true) return { pass: true };
     if (verdict === false)
       return { pass: false, reason: `wrong answer: ${clip(answer)} does not solve ${equation}` };
@@ -58,13 +59,19 @@ function finalAnswer(record: CandidateRecord, config: CheckConfig): string | nul
   }
 }
 
-function equationOf(prompt: string): string | null {
+const equationOf = memoize((prompt: string): string | null => {
   try {
     return findEquation(prompt);
   } catch {
     return null;
   }
-}
+});
+
+/** `checkLinearEquationAnswer` on "equation\0answer": a prompt's candidates mostly share their answer. */
+const substitute = memoize((key: string) => {
+  const cut = key.indexOf("\u0000");
+  return checkLinearEquationAnswer(key.slice(0, cut), key.slice(cut + 1));
+});
 
 function unverifiable(reason: string, config: CheckConfig): CheckVerdict {
   return { pass: config.keepUnverifiable ? null : false, reason: `unverifiable: ${reason}` };

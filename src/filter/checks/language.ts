@@ -1,4 +1,5 @@
 import { eld } from "eld/large";
+import { memoize } from "../memo.ts";
 import { proseOnly, responseText, sentences } from "../text.ts";
 import type { CandidateRecord, CheckConfig, CheckVerdict } from "./types.ts";
 
@@ -36,19 +37,29 @@ export function checkLanguage(record: CandidateRecord, config: CheckConfig): Che
         .trim();
       const wordCount = letters.split(" ").filter((w) => /\p{L}{2}/u.test(w)).length;
       if (wordCount < config.languageMinWords) continue;
-      const result = eld.detect(letters);
-      if (!result.language || result.language === config.language || !result.isReliable()) continue;
-      const scores = result.getScores() as Record<string, number>;
-      const lead = (scores[result.language] ?? 0) - (scores[config.language] ?? 0);
-      if (lead >= config.languageMargin)
+      const found = detect(`${config.language}\u0000${config.languageMargin}\u0000${letters}`);
+      if (found)
         return {
           pass: false,
-          reason: `language mix: a ${result.language} sentence in ${config.language} text ("${sentence.slice(0, 50)}")`,
+          reason: `language mix: a ${found} sentence in ${config.language} text ("${sentence.slice(0, 50)}")`,
         };
     }
   }
   return { pass: true };
 }
+
+/**
+ * The language of a sentence ("expected\0margin\0letters") when eld reliably calls it another language
+ * by at least the margin, else null. Memoised: templated traces repeat their sentences.
+ */
+const detect = memoize((key: string): string | null => {
+  const [expected, margin, letters] = key.split("\u0000");
+  const result = eld.detect(letters);
+  if (!result.language || result.language === expected || !result.isReliable()) return null;
+  const scores = result.getScores() as Record<string, number>;
+  const lead = (scores[result.language] ?? 0) - (scores[expected] ?? 0);
+  return lead >= Number(margin) ? result.language : null;
+});
 
 /**
  * Runs of letters of each non-Latin script: two or more in a row (one Cyrillic "А" among Latin letters is

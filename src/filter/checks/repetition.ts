@@ -27,7 +27,7 @@ export function checkRepetition(record: CandidateRecord, config: CheckConfig): C
       pass: false,
       reason: `repetition: ${(100 * share).toFixed(0)}% of ${config.repetitionNgram}-grams repeat (> ${(100 * config.maxRepeatedNgramShare).toFixed(0)}%)`,
     };
-  const mathShare = repeatedNgramShare(words(whole), config.repetitionNgram);
+  const mathShare = whole === text ? share : repeatedNgramShare(words(whole), config.repetitionNgram);
   if (mathShare > 2 * config.maxRepeatedNgramShare)
     return {
       pass: false,
