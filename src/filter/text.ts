@@ -56,9 +56,13 @@ export function words(text: string): string[] {
   return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
 }
 
-/** Normalised text for exact matching: lower case, words and numbers only, single spaces. */
+/**
+ * Normalised text for exact matching: lower case, words, numbers and math symbols, single spaces;
+ * prose punctuation and spacing do not count. Operators and signs do: `x + 12 = 24` and `x - 12 = 24`
+ * are different problems.
+ */
 export function normalizeText(text: string): string {
-  return words(text).join(" ");
+  return (text.toLowerCase().match(/[\p{L}\p{N}]+|[^\s\p{L}\p{N}.,;:!?"'“”‘’]/gu) ?? []).join(" ");
 }
 
 /**
