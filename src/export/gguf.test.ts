@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import {
+  getLlama,
+  JinjaTemplateChatWrapper,
+  type Llama,
+  LlamaChatSession,
+  LlamaLogLevel,
+} from "node-llama-cpp";
+import { readGguf } from "../model/ggufFormat.ts";
+import { writeTinyGgufModel } from "../model/ggufTiny.ts";
+import { loadTokenizer } from "../tokenizer/tokenizer.ts";
+import { UserError } from "../util/errors.ts";
+import { exportModel } from "./export.ts";
+
+const root = mkdtempSync(join(tmpdir(), "distill-export-gguf-"));
+let llama: Llama;
+before(async () => {
+  llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
+});
+after(async () => {
+  await llama.dispose();
+  rmSync(root, { recursive: true, force: true });
+});
+
+test("gguf export: F16 GGUF with the student's chat template, an Ollama Modelfile and a README", async () => {
+  const tiny = writeTinyGgufModel(join(root, "student"), { arch: "qwen2" });
+  const out = join(root, "gguf");
+  const s = await exportModel({ model: tiny.dir, format: "gguf", out, name: "eq-student" });
+  assert.equal(s.format, "gguf");
+  assert.deepEqual(s.files, ["model.gguf", "Modelfile", "README.txt"]);
+
+  // The file: F16 matrices, F32 norms, the template and name the student's folder gives.
+  const g = readGguf(join(out, "model.gguf"));
+  const tokenizer = loadTokenizer(tiny.dir);
+  assert.equal(g.metadata.get("general.file_type"), 1);
+  assert.equal(g.metadata.get("general.name"), "eq-student");
+  assert.equal(g.metadata.get("tokenizer.chat_template"), tokenizer.chatTemplate);
+  const embd = g.readTensor("token_embd.weight");
+  const src = tiny.model.params.get("model.embed_tokens.weight")!.data;
+  let maxErr = 0;
+  for (let i = 0; i < src.length; i++) maxErr = Math.max(maxErr, Math.abs(embd[i] - src[i]));
+  assert.ok(maxErr < 1e-3 && maxErr > 0, `F16 rounding of the embeddings: ${maxErr}`);
+
+  // llama.cpp renders the embedded Jinja template as the student's tokenizer does, and generates.
+  const model = await llama.loadModel({ modelPath: join(out, "model.gguf") });
+  const template = model.fileInfo.metadata.tokenizer.chat_template as string;
+  const wrapper = new JinjaTemplateChatWrapper({ template });
+  const { contextText } = wrapper.generateContextState({
+    chatHistory: [
+      { type: "system", text: "You solve equations." },
+      { type: "user", text: "Solve for x: 2x + 3 = 7" },
+      { type: "model", response: [] },
+    ],
+  });
+  const expected = tokenizer.applyChatTemplate(
+    [
+      { role: "system", content: "You solve equations." },
+      { role: "user", content: "Solve for x: 2x + 3 = 7" },
+    ],
+    { addGenerationPrompt: true },
+  );
+  assert.equal(contextText.toString(), expected);
+  const context = await model.createContext({ contextSize: 512, threads: 1 });
+  const session = new LlamaChatSession({ contextSequence: context.getSequence() });
+  assert.equal(session.chatWrapper.wrapperName, "ChatML");
+  const meta = await session.promptWithMeta("Solve for x: 2x + 3 = 7", { maxTokens: 6, temperature: 0 });
+  assert.ok(["maxTokens", "eogToken", "stopGenerationTrigger"].includes(meta.stopReason), meta.stopReason);
+  assert.ok(meta.response.length > 0);
+  await context.dispose();
+  await model.dispose();
+
+  const modelfile = readFileSync(join(out, "Modelfile"), "utf8");
+  assert.match(modelfile, /^FROM \.\/model\.gguf$/m);
+  assert.match(
+    modelfile,
+    /^TEMPLATE """[^]*<\|im_start\|>\{\{ \.Role \}\}[^]*<\|im_start\|>assistant\n"""$/m,
+  );
+  assert.match(modelfile, /^PARAMETER stop "<\|im_end\|>"$/m);
+  assert.match(modelfile, /^PARAMETER temperature 0\.6$/m);
+  assert.match(modelfile, /^PARAMETER num_ctx 2048$/m);
+  const readme = readFileSync(join(out, "README.txt"), "utf8");
+  assert.match(readme, /llama-cli -m model\.gguf -cnv/);
+  assert.match(readme, /ollama create eq-student -f Modelfile/);
+});
+
+test("gguf export: F32 on request; bf16, a folder without config.json and an unknown format are user errors", async () => {
+  const tiny = writeTinyGgufModel(join(root, "student32"), { arch: "llama" });
+  const out = join(root, "gguf32");
+  await exportModel({ model: tiny.dir, format: "gguf", out, dtype: "f32" });
+  const g = readGguf(join(out, "model.gguf"));
+  assert.equal(g.metadata.get("general.file_type"), 0);
+  assert.deepEqual(g.readTensor("output_norm.weight"), tiny.model.params.get("model.norm.weight")!.data);
+  await assert.rejects(exportModel({ model: tiny.dir, format: "gguf", out, dtype: "bf16" }), (e: unknown) => {
+    return e instanceof UserError && /f32 or f16/.test(e.message) && e.where.field === "dtype";
+  });
+  await assert.rejects(exportModel({ model: root, format: "gguf", out }), (e: unknown) => {
+    return e instanceof UserError && e.message.startsWith(`${root}: no config.json`);
+  });
+  await assert.rejects(
+    exportModel({ model: tiny.dir, format: "onnx" as "gguf", out }),
+    (e: unknown) => e instanceof UserError && /must be gguf, safetensors or trl/.test(e.message),
+  );
+});
