@@ -185,6 +185,8 @@ export function bandsOf(scores: Record<string, BandedScore>): string[] {
   for (const s of Object.values(scores)) {
     for (const band of Object.keys(s.by_band ?? {})) if (!bands.includes(band)) bands.push(band);
   }
+  // The eval stage files items without a band under "all": that is the overall figure again.
+  if (bands.length === 1 && bands[0] === "all") return [];
   const known = (band: string) => {
     const i = (equationBands as readonly string[]).indexOf(band);
     return i < 0 ? equationBands.length : i;

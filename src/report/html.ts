@@ -60,6 +60,7 @@ h1 { font-size: 24px; margin: 0 0 4px; font-weight: 650; }
 h2 { font-size: 18px; margin: 36px 0 10px; font-weight: 620; }
 h3 { font-size: 15px; margin: 0 0 6px; font-weight: 600; }
 p { margin: 6px 0; }
+.lead { font-size: 16px; margin: 4px 0 10px; }
 .meta, figcaption, .note { color: var(--muted); font-size: 13px; }
 nav { font-size: 13px; margin-top: 6px; }
 nav a { color: var(--muted); margin-right: 12px; text-decoration: none; }

@@ -5,11 +5,12 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import type { EvaluatedRecord } from "../evaluate/evaluate.ts";
 import { UserError } from "../util/errors.ts";
+import { accuracySpec } from "./charts.ts";
 import { reportCommand } from "./command.ts";
 import { pickExamples } from "./examples.ts";
 import { hostileText, writeFixtureRun } from "./fixture.ts";
 import { escapeHtml } from "./html.ts";
-import { completionHtml, report } from "./report.ts";
+import { completionHtml, renderReport, report } from "./report.ts";
 import { readRun } from "./run.ts";
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), "distill-report-"));
@@ -41,6 +42,7 @@ describe("distill report", () => {
       assert.match(html, new RegExp(`<section id="${id}">`));
     }
     assert.doesNotMatch(html, /class="missing"/);
+    const summary = JSON.parse(readFileSync(path.join(run, "summary.json"), "utf8"));
     // nothing to fetch: no script, no external reference of any kind
     assert.doesNotMatch(html, /<script|<link|src=|@import|https?:\/\/(?!www\.w3\.org\/)/);
     assert.equal(marks(chartSvg(html, "funnel"), "rect"), 8);
@@ -48,8 +50,9 @@ describe("distill report", () => {
     assert.equal(marks(chartSvg(html, "loss"), "symbol"), 9);
     assert.equal(marks(chartSvg(html, "accuracy"), "rect"), 4 * 6);
     assert.ok(marks(chartSvg(html, "lengths"), "rect") >= 4);
+    const [d, b] = [summary.models.distilled.accuracy, summary.models.base.accuracy];
+    assert.ok(html.includes(`(+${(100 * (d - b)).toFixed(1)} points) on 30 held-out items`));
     // the headline table has each model's accuracy as summary.json gives it
-    const summary = JSON.parse(readFileSync(path.join(run, "summary.json"), "utf8"));
     for (const [model, s] of Object.entries<{ accuracy: number }>(summary.models)) {
       assert.match(
         html,
@@ -156,6 +159,19 @@ describe("distill report", () => {
     assert.equal(tally?.wins, 0);
     assert.equal(examples.length, 3);
     for (const e of examples) assert.match(e.why, /^distilled wrong, base (right|wrong)$/);
+  });
+
+  it("does not repeat the overall figure as a band when items have no band", async () => {
+    const data = readRun(run);
+    const scores = { teacher: { ...data.scores.teacher, by_band: { all: data.scores.teacher } } };
+    const values = (accuracySpec(scores, ["teacher"]) as { data: { values: { band: string }[] } }).data
+      .values;
+    assert.deepEqual(
+      values.map((v) => v.band),
+      ["all"],
+    );
+    const html = await renderReport({ ...data, models: ["teacher"], scores, results: {}, metrics: {} });
+    assert.doesNotMatch(html, /<h3>By band<\/h3>/);
   });
 
   it("folds runs of blank lines and says when a completion is empty", () => {

@@ -105,7 +105,16 @@ function resultsSection(run: RunData): string {
   const samples = models.some((m) => (run.scores[m].samples ?? 1) > 1)
     ? "Accuracy is pass@1 averaged over the samples of each item; pass@k counts items with any correct sample."
     : "Accuracy is pass@1.";
-  return `<p class="note">${samples} Format: the completion follows the reasoning/answer template. Truncated: cut at the token limit.</p>${table(headers, rows)}${byBand}`;
+  return `${headline(run)}<p class="note">${samples} Format: the completion follows the reasoning/answer template. Truncated: cut at the token limit.</p>${table(headers, rows)}${byBand}`;
+}
+
+/** The one sentence a reader wants first: distilled against base (and the teacher), in points. */
+function headline(run: RunData): string {
+  const [base, distilled, teacher] = [run.scores.base, run.scores.distilled, run.scores.teacher];
+  if (!base || !distilled) return "";
+  const points = 100 * (distilled.accuracy - base.accuracy);
+  const sign = points >= 0 ? "+" : "−";
+  return `<p class="lead"><strong>distilled ${pct(distilled.accuracy)}</strong> accuracy against <strong>base ${pct(base.accuracy)}</strong> (${sign}${Math.abs(points).toFixed(1)} points) on ${distilled.n} held-out items${teacher ? `; the teacher: ${pct(teacher.accuracy)}` : ""}.</p>`;
 }
 
 async function funnelSection(run: RunData): Promise<string> {
