@@ -1,6 +1,6 @@
 /** `distill verify`: answer equivalence over a JSON Lines file of gold/pred pairs. */
 import { Command, InvalidArgumentError } from "commander";
-import { verifyFile } from "./verify.ts";
+import { type VerifySummary, verifyFile } from "./verify.ts";
 
 function decimalPlaces(value: string): number {
   const n = Number(value);
@@ -9,6 +9,26 @@ function decimalPlaces(value: string): number {
 }
 
 const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+/** The human-readable summary `distill verify` prints. */
+export function formatSummary(summary: VerifySummary, outPath: string): string {
+  const v = summary.verdicts;
+  const lines = [
+    `${summary.lines} lines → ${outPath}: ${v.true} equivalent, ${v.false} not, ${v.null} undecided`,
+  ];
+  const a = summary.agreement;
+  if (a) {
+    lines.push(
+      `agreement with expected: ${a.agree}/${a.total} = ${percent(a.rate)} (undecided: ${a.undecided})`,
+    );
+    const width = Math.max(...Object.keys(a.byCategory).map((k) => k.length));
+    for (const [name, c] of Object.entries(a.byCategory))
+      lines.push(
+        `  ${name.padEnd(width)}  ${`${c.agree}/${c.total}`.padStart(7)}  ${percent(c.rate).padStart(6)}`,
+      );
+  }
+  return `${lines.join("\n")}\n`;
+}
 
 export const verifyCommand = new Command("verify")
   .description(
@@ -35,24 +55,7 @@ export const verifyCommand = new Command("verify")
       answerEnd: opts.answerEnd,
       allowSetRelationComparison: opts.allowSetRelation,
     });
-    if (opts.json) {
-      process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-      return;
-    }
-    const v = summary.verdicts;
-    const lines = [
-      `${summary.lines} lines → ${opts.out}: ${v.true} equivalent, ${v.false} not, ${v.null} undecided`,
-    ];
-    const a = summary.agreement;
-    if (a) {
-      lines.push(
-        `agreement with expected: ${a.agree}/${a.total} = ${percent(a.rate)} (undecided: ${a.undecided})`,
-      );
-      const width = Math.max(...Object.keys(a.byCategory).map((k) => k.length));
-      for (const [name, c] of Object.entries(a.byCategory))
-        lines.push(
-          `  ${name.padEnd(width)}  ${`${c.agree}/${c.total}`.padStart(7)}  ${percent(c.rate).padStart(6)}`,
-        );
-    }
-    process.stdout.write(`${lines.join("\n")}\n`);
+    process.stdout.write(
+      opts.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary, opts.out),
+    );
   });

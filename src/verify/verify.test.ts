@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { UserError } from "../util/errors.ts";
+import { formatSummary, verifyCommand } from "./command.ts";
 import { verifyFile } from "./verify.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "distill-verify-"));
@@ -70,25 +69,19 @@ test("a bad line stops with file, line and field, and the lines before it stay w
   await assert.rejects(verifyFile(join(dir, "missing.jsonl"), output), /cannot read input/);
 });
 
-test("distill verify prints agreement and exits 2 with one clear line on bad input", () => {
-  const cli = fileURLToPath(new URL("../cli.ts", import.meta.url));
+test("distill verify: the printed summary has agreement per category; a bad line rejects with a UserError", async () => {
   const input = join(dir, "cli.jsonl");
   const output = join(dir, "cli-out.jsonl");
   writeFileSync(input, lines([{ gold: "x = 2", pred: "2", expected: 1, category: "eq" }]));
-  const ok = spawnSync(process.execPath, ["--import", "tsx", cli, "verify", "--in", input, "--out", output], {
-    encoding: "utf8",
-  });
-  assert.equal(ok.status, 0, ok.stderr);
-  assert.match(ok.stdout, /agreement with expected: 1\/1 = 100\.0%/);
-  assert.match(ok.stdout, /eq\s+1\/1/);
+  const text = formatSummary(await verifyFile(input, output), output);
+  assert.match(text, /1 lines → .*: 1 equivalent, 0 not, 0 undecided/);
+  assert.match(text, /agreement with expected: 1\/1 = 100\.0%/);
+  assert.match(text, /eq\s+1\/1\s+100\.0%/);
+  // cli.ts prints a UserError's message alone and exits 2 (spawning the CLI would load every stage).
   writeFileSync(input, "[1, 2]\n");
-  const bad = spawnSync(
-    process.execPath,
-    ["--import", "tsx", cli, "verify", "--in", input, "--out", output],
-    {
-      encoding: "utf8",
-    },
+  await assert.rejects(
+    verifyCommand.parseAsync(["--in", input, "--out", output], { from: "user" }),
+    (err: unknown) =>
+      err instanceof UserError && /cli\.jsonl:1: each line must be a JSON object/.test(err.message),
   );
-  assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /^distill: .*cli\.jsonl:1: each line must be a JSON object/);
 });
