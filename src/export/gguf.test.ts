@@ -77,7 +77,7 @@ test("gguf export: F16 GGUF with the student's chat template, an Ollama Modelfil
   assert.match(modelfile, /^FROM \.\/model\.gguf$/m);
   assert.match(
     modelfile,
-    /^TEMPLATE """[^]*<\|im_start\|>\{\{ \.Role \}\}[^]*<\|im_start\|>assistant\n"""$/m,
+    /^TEMPLATE """[\s\S]*<\|im_start\|>\{\{ \.Role \}\}[\s\S]*<\|im_start\|>assistant\n"""$/m,
   );
   assert.match(modelfile, /^PARAMETER stop "<\|im_end\|>"$/m);
   assert.match(modelfile, /^PARAMETER temperature 0\.6$/m);

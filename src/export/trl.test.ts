@@ -52,7 +52,7 @@ const rows: Row[] = Array.from({ length: 12 }, (_, i) => ({
 
 function writeRows(file: string, items: unknown[]): string {
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, items.map((r) => (typeof r === "string" ? r : JSON.stringify(r))).join("\n") + "\n");
+  writeFileSync(file, `${items.map((r) => (typeof r === "string" ? r : JSON.stringify(r))).join("\n")}\n`);
   return file;
 }
 
@@ -122,7 +122,8 @@ test("trl export: chat rows, sft.py, recipe, ZeRO-3 and FSDP configs, README wit
     .split("\n")
     .map((l) => JSON.parse(l));
   assert.equal(written.length, rows.length);
-  written.forEach((w, i) => assert.deepEqual(w, { messages: rows[i].messages, source: "equations" }));
+  for (const [i, w] of written.entries())
+    assert.deepEqual(w, { messages: rows[i].messages, source: "equations" });
 
   const recipe = parse(readFileSync(join(out, "recipe.yaml"), "utf8"));
   assert.equal(recipe.model_name_or_path, resolve(studentDir));
