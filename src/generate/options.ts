@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { markersOptionSchema } from "../template/markers.ts";
 
 /** Every option of `distill generate`, shared by flags and YAML recipes. */
 export const generateOptionsSchema = z
@@ -21,15 +22,7 @@ export const generateOptionsSchema = z
     promptField: z.string().optional(),
     answerField: z.string().optional(),
     idField: z.string().optional(),
-    markers: z
-      .object({
-        thinkOpen: z.string().min(1),
-        thinkClose: z.string().min(1),
-        answerOpen: z.string().min(1),
-        answerClose: z.string().min(1),
-      })
-      .partial()
-      .optional(),
+    markers: markersOptionSchema,
     /** Append the template instruction to each prompt (default: yes, except for the project's own models). */
     instruction: z.coerce.boolean().optional(),
     quiet: z.coerce.boolean().default(false),

@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 /**
  * The four markers that delimit a completion's reasoning and final answer. Every stage that reads or
  * writes the template takes them from here, so a run can switch to other markers (e.g. DeepSeek-R1's
@@ -25,3 +27,14 @@ export function resolveMarkers(partial: Partial<TemplateMarkers> = {}): Template
   if (new Set(values).size !== values.length) throw new Error("template markers must all differ");
   return markers;
 }
+
+/** The `markers` option of every stage that reads or writes the template (flags and recipes). */
+export const markersOptionSchema = z
+  .object({
+    thinkOpen: z.string().min(1),
+    thinkClose: z.string().min(1),
+    answerOpen: z.string().min(1),
+    answerClose: z.string().min(1),
+  })
+  .partial()
+  .optional();

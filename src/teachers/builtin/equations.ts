@@ -3,16 +3,15 @@ import { solveSteps } from "../../tasks/equations/steps.ts";
 import { defaultMarkers, type TemplateMarkers } from "../../template/markers.ts";
 import { formatCompletion } from "../../template/render.ts";
 import { hashSeed, randInt, seededRandom } from "../../util/random.ts";
-import { countTokens, truncateTokens } from "../../util/tokens.ts";
-import type { Completion, FinishReason, SampleRequest, Teacher } from "../types.ts";
+import type { Completion, SampleRequest, Teacher } from "../types.ts";
 import { TeacherError } from "../types.ts";
 import {
   breakMarkers,
   drawFaults,
+  finishCompletion,
   mixLanguage,
   rambleOneParagraph,
   repeatLoop,
-  truncateMidway,
 } from "./faults.ts";
 
 /**
@@ -71,19 +70,5 @@ function solveOnce(
   if (injected.includes("long-paragraph")) lines = rambleOneParagraph(random, lines);
   let text = formatCompletion(lines.join("\n"), solution.answer, markers);
   if (injected.includes("broken-markers")) text = breakMarkers(random, text, solution.answer, markers);
-  let finishReason: FinishReason = "stop";
-  if (injected.includes("truncation")) {
-    text = truncateMidway(random, text);
-    finishReason = "length";
-  }
-  if (countTokens(text) > request.maxTokens) {
-    text = truncateTokens(text, request.maxTokens);
-    finishReason = "length";
-  }
-  return {
-    text,
-    finishReason,
-    usage: { promptTokens: countTokens(prompt), completionTokens: countTokens(text) },
-    meta: { injected },
-  };
+  return finishCompletion(random, text, prompt, request.maxTokens, injected);
 }

@@ -1,5 +1,7 @@
 import type { TemplateMarkers } from "../../template/markers.ts";
 import { pick, type Random, randInt, shuffle } from "../../util/random.ts";
+import { countTokens, truncateTokens } from "../../util/tokens.ts";
+import type { Completion, FinishReason } from "../types.ts";
 
 /**
  * The faults a sampled LLM makes that the filters must catch. The built-in teachers inject them at
@@ -110,4 +112,32 @@ export function breakMarkers(random: Random, text: string, answer: string, m: Te
 /** Cut somewhere in the middle (40–90% of the text), as a max-tokens stop does. */
 export function truncateMidway(random: Random, text: string): string {
   return text.slice(0, Math.floor(text.length * (0.4 + 0.5 * random())));
+}
+
+/**
+ * The completion as a built-in teacher returns it: cut midway when truncation was injected, cut at
+ * `maxTokens` like any model, with approximate token usage and the record of what was injected.
+ */
+export function finishCompletion(
+  random: Random,
+  text: string,
+  prompt: string,
+  maxTokens: number,
+  injected: FaultKind[],
+): Completion {
+  let finishReason: FinishReason = "stop";
+  if (injected.includes("truncation")) {
+    text = truncateMidway(random, text);
+    finishReason = "length";
+  }
+  if (countTokens(text) > maxTokens) {
+    text = truncateTokens(text, maxTokens);
+    finishReason = "length";
+  }
+  return {
+    text,
+    finishReason,
+    usage: { promptTokens: countTokens(prompt), completionTokens: countTokens(text) },
+    meta: { injected },
+  };
 }

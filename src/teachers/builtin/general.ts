@@ -2,10 +2,9 @@ import { answerGeneral } from "../../tasks/general.ts";
 import { defaultMarkers, type TemplateMarkers } from "../../template/markers.ts";
 import { formatCompletion } from "../../template/render.ts";
 import { hashSeed, seededRandom } from "../../util/random.ts";
-import { countTokens, truncateTokens } from "../../util/tokens.ts";
-import type { Completion, FinishReason, SampleRequest, Teacher } from "../types.ts";
+import type { Completion, SampleRequest, Teacher } from "../types.ts";
 import { TeacherError } from "../types.ts";
-import { breakMarkers, drawFaults } from "./faults.ts";
+import { breakMarkers, drawFaults, finishCompletion } from "./faults.ts";
 
 /**
  * `builtin:general`: short direct answers to the simple requests of tasks/general.ts — one line of
@@ -25,17 +24,7 @@ export function createGeneralTeacher(markers: TemplateMarkers = defaultMarkers):
         const answer = injected.includes("arithmetic-slip") ? nearMiss(known.answer) : known.answer;
         let text = formatCompletion(known.reason, answer, markers);
         if (injected.includes("broken-markers")) text = breakMarkers(random, text, answer, markers);
-        let finishReason: FinishReason = "stop";
-        if (countTokens(text) > request.maxTokens) {
-          text = truncateTokens(text, request.maxTokens);
-          finishReason = "length";
-        }
-        return {
-          text,
-          finishReason,
-          usage: { promptTokens: countTokens(prompt), completionTokens: countTokens(text) },
-          meta: { injected },
-        };
+        return finishCompletion(random, text, prompt, request.maxTokens, injected);
       });
     },
   };
