@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
@@ -113,6 +113,13 @@ describe("distill report", () => {
     assert.match(html, /100 candidates → 25 after rejection-sampling \(best\)/);
     assert.match(html, /<strong>Loss curves<\/strong> left out: no models\/&lt;model&gt;\/metrics\.jsonl/);
     assert.doesNotMatch(html, /<section id="time">/);
+    // the demo's layout: filter/equations/funnel.json
+    mkdirSync(path.join(partial, "filter", "equations"));
+    renameSync(
+      path.join(partial, "filter", "funnel.json"),
+      path.join(partial, "filter", "equations", "funnel.json"),
+    );
+    assert.deepEqual(readRun(partial).funnel?.at(-1), ["rejection-sampling (best)", 25]);
     // the results table comes from eval/teacher/summary.json; one model, so no comparison
     assert.match(html, /<th>teacher<\/th>/);
     assert.match(html, /The first held-out items of the run/);

@@ -95,8 +95,14 @@ export function readRun(dir: string): RunData {
   }
 
   let funnel: [string, number][] | null = summary?.funnel ? Object.entries(summary.funnel) : null;
-  const funnelFile = path.join(dir, "filter", "funnel.json");
-  if (!funnel && existsSync(funnelFile)) {
+  // `distill filter --out <run>/filter`, or the demo's filter/equations/ (its reasoning data)
+  const funnelFile = [
+    path.join(dir, "filter", "funnel.json"),
+    ...["equations", ...subfolders(path.join(dir, "filter"))].map((sub) =>
+      path.join(dir, "filter", sub, "funnel.json"),
+    ),
+  ].find((file) => existsSync(file));
+  if (!funnel && funnelFile) {
     const f = parseWith(filterFunnelSchema, readJson(funnelFile), funnelFile);
     funnel = [["candidates", f.candidates], ...f.steps.map((s): [string, number] => [s.step, s.remaining])];
   }
