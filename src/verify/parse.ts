@@ -125,6 +125,12 @@ function parseScalar(s: string): Value | null {
     if (m[1]) json = ["Negate", json];
     return exprValue(json);
   }
+  // \frac{a}{b} with integers, the commonest LaTeX answer, also skips the parser.
+  const f = /^(-?)\s*\\frac\s*\{\s*(-?\d+)\s*\}\s*\{\s*(-?\d+)\s*\}$/.exec(s);
+  if (f && Number.isSafeInteger(Number(f[2])) && Number.isSafeInteger(Number(f[3]))) {
+    const frac: Json = ["Divide", Number(f[2]), Number(f[3])];
+    return exprValue(f[1] ? ["Negate", frac] : frac);
+  }
   if (/\\begin\{/.test(s)) return parseMatrixExpr(s);
   const json = latexToJson(s);
   return json === null ? null : exprValue(json);
