@@ -26,6 +26,17 @@ export async function exportModel(input: ExportOptions): Promise<ExportSummary> 
     throw new UserError(issue.message, { field: issue.path.map(String).join(".") || undefined });
   }
   const o = parsed.data;
+  // Flags of another format are a mistake worth saying, not something to ignore silently.
+  const onlyFor: [keyof typeof o, string, string][] = [
+    ["data", "trl", "--data"],
+    ["validation", "trl", "--validation"],
+    ["baseModel", "trl", "--base-model"],
+    ["maxShardSize", "safetensors", "--max-shard-size"],
+  ];
+  for (const [key, format, flag] of onlyFor) {
+    if (o[key] !== undefined && o.format !== format)
+      throw new UserError(`${flag} applies to --format ${format} only`, { field: key });
+  }
   const configPath = path.join(o.model, "config.json");
   if (!existsSync(configPath))
     throw new UserError("no config.json (is this a Hugging Face model folder?)", { file: o.model });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -87,13 +87,34 @@ test("gguf export: F16 GGUF with the student's chat template, an Ollama Modelfil
   assert.match(readme, /ollama create eq-student -f Modelfile/);
 });
 
-test("gguf export: F32 on request; bf16, a folder without config.json and an unknown format are user errors", async () => {
+test("gguf export: F32 on request; another template family; other formats' flags, bf16, a folder without config.json and an unknown format are user errors", async () => {
   const tiny = writeTinyGgufModel(join(root, "student32"), { arch: "llama" });
   const out = join(root, "gguf32");
   await exportModel({ model: tiny.dir, format: "gguf", out, dtype: "f32" });
   const g = readGguf(join(out, "model.gguf"));
   assert.equal(g.metadata.get("general.file_type"), 0);
   assert.deepEqual(g.readTensor("output_norm.weight"), tiny.model.params.get("model.norm.weight")!.data);
+  // Another template family: the GGUF carries it, and the Modelfile leaves the template to Ollama.
+  const config = JSON.parse(readFileSync(join(tiny.dir, "tokenizer_config.json"), "utf8"));
+  const llama3 =
+    "{% for m in messages %}{{ '<|start_header_id|>' + m.role + '<|end_header_id|>\\n\\n' + m.content + '<|eot_id|>' }}{% endfor %}";
+  writeFileSync(
+    join(tiny.dir, "tokenizer_config.json"),
+    JSON.stringify({ ...config, chat_template: llama3 }),
+  );
+  await exportModel({ model: tiny.dir, format: "gguf", out: join(root, "gguf-l3") });
+  assert.equal(readGguf(join(root, "gguf-l3", "model.gguf")).metadata.get("tokenizer.chat_template"), llama3);
+  const modelfile = readFileSync(join(root, "gguf-l3", "Modelfile"), "utf8");
+  assert.ok(modelfile.startsWith("FROM ./model.gguf\n"));
+  assert.doesNotMatch(modelfile, /TEMPLATE|im_end/);
+  assert.match(modelfile, /^PARAMETER top_p 0\.95$/m);
+
+  await assert.rejects(
+    exportModel({ model: tiny.dir, format: "gguf", out, data: "x.jsonl" }),
+    (e: unknown) => {
+      return e instanceof UserError && /--data applies to --format trl only/.test(e.message);
+    },
+  );
   await assert.rejects(exportModel({ model: tiny.dir, format: "gguf", out, dtype: "bf16" }), (e: unknown) => {
     return e instanceof UserError && /f32 or f16/.test(e.message) && e.where.field === "dtype";
   });
