@@ -134,11 +134,11 @@ async function lossSection(run: RunData): Promise<string> {
   const svg = await renderSvg(lossSpec(run.metrics, models), "loss");
   const longest = Math.max(...models.map((m) => run.metrics[m].filter((r) => r.loss !== undefined).length));
   const averaged = longest > 400 ? ` Lines average buckets of ${Math.ceil(longest / 400)} steps.` : "";
-  return chartFigure(
-    "loss",
-    svg,
-    `Training loss per step (lines) and validation loss at the end of each epoch (diamonds), log scale.${averaged}`,
-  );
+  const validated = models.some((m) => run.metrics[m].some((r) => r.val_loss !== undefined));
+  const points = validated
+    ? " and validation loss at the end of each epoch (diamonds)"
+    : " (no validation split)";
+  return chartFigure("loss", svg, `Training loss per step (lines)${points}, log scale.${averaged}`);
 }
 
 async function accuracySection(run: RunData): Promise<string> {
@@ -174,7 +174,7 @@ function tallyLine(tally: ExampleTally | null): string {
   if (!tally)
     return `<p class="note">The first held-out items of the run, answered by each model (first sample).</p>`;
   const { focus, baseline, both, wins, losses } = tally;
-  return `<p class="note">Held-out items answered by every model (first sample of each). Of ${both} items, <strong>${focus}</strong> is right where <strong>${baseline}</strong> is wrong on ${wins}, and wrong where ${baseline} is right on ${losses}. Shown: up to three of the first kind (other items where there are fewer), and one where ${focus} is wrong.</p>`;
+  return `<p class="note">Held-out items answered by every model (first sample of each). Of ${both} items, <strong>${focus}</strong> is right where <strong>${baseline}</strong> is wrong on ${wins}, and wrong where ${baseline} is right on ${losses}. Shown: up to three of the first kind (other items where there are fewer), and one where ${focus} is wrong. ✓ means the final answer checks out; the reasoning itself is not verified.</p>`;
 }
 
 function exampleHtml(e: Example): string {
