@@ -137,7 +137,7 @@ async function lossSection(run: RunData): Promise<string> {
   const validated = models.some((m) => run.metrics[m].some((r) => r.val_loss !== undefined));
   const points = validated
     ? " and validation loss at the end of each epoch (diamonds)"
-    : " (no validation split)";
+    : "; no validation loss in metrics.jsonl";
   return chartFigure("loss", svg, `Training loss per step (lines)${points}, log scale.${averaged}`);
 }
 
