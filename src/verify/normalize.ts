@@ -58,7 +58,7 @@ export const UNIT_WORD = new RegExp(`^(?:${UNIT_WORDS})$`, "i");
 
 const TRAILING_UNITS = new RegExp(`(?<=[\\d}\\s)])\\s*(?:(?:${UNIT_WORDS})(?:\\^\\{?\\d\\}?)?\\s*)+$`, "i");
 
-const MATH_WORDS = /^(?:sin|cos|tan|sec|csc|cot|log|ln|exp|pi|infty|inf|undefined)$/i;
+const MATH_WORDS = /^(?:sin|cos|tan|sec|csc|cot|log|ln|exp|pi|infty)$/i;
 
 /** Text inside \text{…}-like commands: units after a number are dropped, a lone word is kept. */
 const TEXT_CMD =

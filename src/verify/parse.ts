@@ -240,6 +240,7 @@ function parseItems(inner: string): Value[] | null {
 function parseNonRelation(s: string): Value | null {
   s = s.trim();
   if (s === "") return null;
+  if (/^(?:\\emptyset|\\varnothing|\\\{\s*\\\}|\{\s*\})$/.test(s)) return { kind: "set", items: [] };
   const union = splitTop(s, /\\cup(?![a-z])/);
   if (union.parts.length > 1) {
     const parts = union.parts.map((p) => parseNonRelation(p));
