@@ -3,7 +3,8 @@ import path from "node:path";
 import { type EvaluateSummary, evaluate, type ModelScore } from "../evaluate/evaluate.ts";
 import { filter } from "../filter/filter.ts";
 import { type GenerationRecord, generate } from "../generate/generate.ts";
-import { formatCompletion, renderChatSample } from "../template/render.ts";
+import { mix } from "../mix/mix.ts";
+import { formatCompletion } from "../template/render.ts";
 import { trainBpeTokenizer } from "../tokenizer/bpeTrainer.ts";
 import { writeTokenizerFiles } from "../tokenizer/tokenizer.ts";
 import { train } from "../train/train.ts";
@@ -113,33 +114,44 @@ export async function demo(options: DemoOptions): Promise<DemoSummary> {
     },
   );
 
-  // 3. the training sets: distilled (filtered, mixed with general), unfiltered (raw), base (answers only)
+  // 3. the training sets, each drawn by the mix stage: distilled (filtered traces + general data by
+  // ratio), distilled_unfiltered (as many raw candidates, no check at all, + the same general share),
+  // base (the same prompts with the exact answer and no reasoning: the student before distillation)
   const sets = await stage(
     "mix",
     `reasoning + general at ${1 - size.generalShare}/${size.generalShare}`,
     async () => {
       const random = seededRandom(hashSeed("demo-mix", seed));
-      const kept = readRecords(dir("filter", "equations", "kept.jsonl"));
-      const general = readRecords(dir("filter", "general", "kept.jsonl"));
+      const keptFile = dir("filter", "equations", "kept.jsonl");
+      const kept = countLines(keptFile);
       const raw = readRecords(dir("generate", "equations", "generations.jsonl"));
-      const generalCount = Math.min(
-        general.length,
-        Math.round((kept.length * size.generalShare) / (1 - size.generalShare)),
-      );
-      const generalRows = shuffle(random, general.map(toRow)).slice(0, generalCount);
-      const distilled = shuffle(random, [...kept.map(toRow), ...generalRows]);
-      // the same number of equation rows, drawn from the raw candidates with no check at all
-      const unfiltered = shuffle(random, [
-        ...shuffle(random, raw.map(rawRow)).slice(0, kept.length),
-        ...generalRows,
-      ]);
-      // the same prompts with the exact answer and no reasoning: the student before distillation
+      writeRows(dir("data", "raw-candidates.jsonl"), shuffle(random, raw.map(rawRow)));
       const prompts = new Map(raw.map((r) => [r.prompt_id, r]));
-      const base = shuffle(random, [...[...prompts.values()].map(answerOnlyRow), ...generalRows]);
-      for (const [setName, rows] of Object.entries({ distilled, distilled_unfiltered: unfiltered, base })) {
-        writeRows(dir("data", setName, "train.jsonl"), rows);
-      }
-      return { distilled: distilled.length, distilled_unfiltered: unfiltered.length, base: base.length };
+      writeRows(dir("data", "answer-only.jsonl"), [...prompts.values()].map(answerOnlyRow));
+      const general = `general=${dir("filter", "general", "kept.jsonl")}`;
+      const generalCount = Math.min(
+        countLines(dir("filter", "general", "kept.jsonl")),
+        Math.round((kept * size.generalShare) / (1 - size.generalShare)),
+      );
+      const common = { seed, validation: 0.05, quiet };
+      const distilled = await mix({
+        ...common,
+        source: [`reasoning=${keptFile}:${kept}`, `${general}:${generalCount}`],
+        out: dir("data", "distilled"),
+      });
+      const unfiltered = await mix({
+        ...common,
+        source: [`raw=${dir("data", "raw-candidates.jsonl")}:${kept}`, `${general}:${generalCount}`],
+        out: dir("data", "distilled_unfiltered"),
+        parquet: false,
+      });
+      const base = await mix({
+        ...common,
+        source: [`answers=${dir("data", "answer-only.jsonl")}:${prompts.size}`, `${general}:${generalCount}`],
+        out: dir("data", "base"),
+        parquet: false,
+      });
+      return { distilled: distilled.train, distilled_unfiltered: unfiltered.train, base: base.train };
     },
   );
 
@@ -233,12 +245,10 @@ function writeRows(file: string, rows: Row[]): void {
   writeFileSync(file, rows.map((r) => `${JSON.stringify(r)}\n`).join(""));
 }
 
-function toRow(r: GenerationRecord): Row {
-  return {
-    messages: renderChatSample({ prompt: r.prompt, reasoning: r.reasoning ?? "", answer: r.answer ?? "" }),
-    source: r.source,
-    prompt_id: r.prompt_id,
-  };
+function countLines(file: string): number {
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter((line) => line.trim()).length;
 }
 
 /** A raw candidate as the teacher wrote it, broken markers, slips and all. */
