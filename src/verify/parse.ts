@@ -327,6 +327,9 @@ export function parseValue(s: string): Value | null {
 
 /** Normalises and parses one extracted answer; null when it cannot be read. Never throws. */
 export function parseAnswer(raw: string, inMath: boolean): Value | null {
+  // Answers are short; a 2,000-character "answer" is a runaway box, and deep nesting would make the
+  // structural parse quadratic.
+  if (raw.length > 2000 || /[([{]{60}/.test(raw.replace(/\s|\\left/g, ""))) return null;
   try {
     const n = normalizeAnswer(raw, inMath);
     if (n.text !== null) return { kind: "text", text: n.text };
