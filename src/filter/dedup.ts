@@ -1,4 +1,5 @@
 import { LshIndex, minhashSignature } from "./minhash.ts";
+import { NumberTable } from "./table.ts";
 import { hash53, normalizeText } from "./text.ts";
 
 export interface DedupOptions {
@@ -17,11 +18,12 @@ export interface DedupOptions {
  * Exact (hash of the normalised text) and near (MinHash-LSH) duplicate detection over a stream of texts,
  * each with an owner: a text is a duplicate when an earlier text of another owner matches. For prompts
  * the owner is the prompt id (a prompt's own candidates share its text); for responses each candidate
- * is its own owner. State: one map entry per distinct text, plus a signature and LSH bands for texts
- * long enough for near-dedup.
+ * is its own owner. State, in typed arrays: ~32 bytes per distinct text (hash → owner hash), plus for
+ * texts long enough for near-dedup a signature (numPerm × 4 bytes) and its LSH bands (~32 bytes each).
+ * Owners are kept as 53-bit hashes, so a reason names the kind of duplicate, not the earlier row.
  */
 export class Deduplicator {
-  private readonly exact = new Map<number, string>();
+  private readonly exact = new NumberTable();
   private readonly near: LshIndex | null;
 
   constructor(private readonly options: DedupOptions) {
@@ -29,16 +31,16 @@ export class Deduplicator {
   }
 
   /** null when `text` is new (and remembers it), else why it is a duplicate. */
-  check(text: string, owner: string): { kind: "exact" | "near"; of: string } | null {
+  check(text: string, ownerId: string): { kind: "exact" | "near" } | null {
+    const owner = hash53(ownerId);
     const normal = normalizeText(text);
     const key = hash53(normal);
     const earlier = this.exact.get(key);
-    if (earlier !== undefined && earlier !== owner) return { kind: "exact", of: earlier };
+    if (earlier !== undefined && earlier !== owner) return { kind: "exact" };
     let signature: Uint32Array | null = null;
     if (this.near && normal.split(" ").length >= this.options.minWords) {
       signature = minhashSignature(normal, this.options);
-      const similar = this.near.findSimilar(signature, owner);
-      if (similar !== undefined) return { kind: "near", of: similar };
+      if (this.near.findSimilar(signature, owner) !== undefined) return { kind: "near" };
     }
     if (earlier === undefined) {
       this.exact.set(key, owner);

@@ -16,6 +16,7 @@ import { Deduplicator } from "./dedup.ts";
 import { type FilterOptions, filterOptionsSchema, type ResolvedFilterOptions } from "./options.ts";
 import { selectCandidates } from "./policy.ts";
 import { readCandidates } from "./read.ts";
+import { NumberTable } from "./table.ts";
 import { hash53, responseText } from "./text.ts";
 
 /** One step of the funnel: how many candidates remain after it, and how many it removed. */
@@ -143,8 +144,8 @@ async function judgeAll(
     failures: Object.fromEntries(names.map((n) => [n, 0])),
     contaminatedPrompts: 0,
   };
-  // prompts are counted by a set of 53-bit hashes: 8 bytes of payload a prompt, not its text
-  const promptIds = new Set<number>();
+  // prompts are counted by their ids' 53-bit hashes in a typed-array table, not by their text
+  const promptIds = new NumberTable();
   const size = statSync(options.in).size;
   const progress = createProgress("filter", size, { quiet: options.quiet });
   let lastPrompt = { id: "", contaminated: null as string | null };
@@ -152,7 +153,7 @@ async function judgeAll(
     stats.candidates++;
     const promptHash = hash53(record.prompt_id);
     const newPrompt = !promptIds.has(promptHash);
-    if (newPrompt) promptIds.add(promptHash);
+    if (newPrompt) promptIds.set(promptHash, 1);
     const verdicts = runChecks(record, config);
     if (decontamination) {
       // candidates of a prompt come in runs: match the prompt once a run
@@ -276,7 +277,7 @@ async function selectAndDedup(
           reject(
             passing[i],
             `dedup-prompt-${duplicate.kind}`,
-            `${duplicate.kind} duplicate of prompt ${duplicate.of}`,
+            `${duplicate.kind} duplicate of an earlier prompt`,
           );
         }
         continue;
@@ -289,7 +290,7 @@ async function selectAndDedup(
         if (dup) {
           if (dup.kind === "exact") stats.responseExact++;
           else stats.responseNear++;
-          reject(record, `dedup-response-${dup.kind}`, `${dup.kind} duplicate of response ${dup.of}`);
+          reject(record, `dedup-response-${dup.kind}`, `${dup.kind} duplicate of an earlier response`);
           continue;
         }
         kept.write(record);

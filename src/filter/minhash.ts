@@ -1,3 +1,4 @@
+import { NumberTable } from "./table.ts";
 import { hash53, words } from "./text.ts";
 
 /**
@@ -64,16 +65,18 @@ export function bandRows(numPerm: number, threshold: number): number {
 }
 
 /**
- * An LSH index of signatures, each with an owner (e.g. a prompt id). `findSimilar` returns the
- * owner of an indexed signature whose estimated Jaccard is at least the threshold, else undefined.
- * Memory: numPerm × 4 bytes a signature plus one map entry a band.
+ * An LSH index of signatures, each with an owner (a 53-bit hash, e.g. of a prompt id). `findSimilar`
+ * returns the owner of an indexed signature whose estimated Jaccard is at least the threshold. Band
+ * collisions only nominate candidates; the signatures decide. Memory, all in typed arrays: numPerm × 4
+ * bytes a signature, 8 for its owner, and ~32 a band (NumberTable).
  */
 export class LshIndex {
   private readonly rows: number;
   private readonly bands: number;
-  private readonly buckets = new Map<number, number>();
-  private readonly signatures: Uint32Array[] = [];
-  private readonly owners: string[] = [];
+  private readonly buckets = new NumberTable();
+  private signatures: Uint32Array;
+  private owners: Float64Array;
+  private count = 0;
 
   constructor(
     readonly numPerm: number,
@@ -81,21 +84,32 @@ export class LshIndex {
   ) {
     this.rows = bandRows(numPerm, threshold);
     this.bands = Math.floor(numPerm / this.rows);
+    this.signatures = new Uint32Array(1024 * numPerm);
+    this.owners = new Float64Array(1024);
   }
 
-  findSimilar(signature: Uint32Array, exceptOwner?: string): string | undefined {
+  findSimilar(signature: Uint32Array, exceptOwner?: number): number | undefined {
     for (let b = 0; b < this.bands; b++) {
       const at = this.buckets.get(this.bandKey(signature, b));
       if (at === undefined || this.owners[at] === exceptOwner) continue;
-      if (estimateJaccard(signature, this.signatures[at]) >= this.threshold) return this.owners[at];
+      const other = this.signatures.subarray(at * this.numPerm, (at + 1) * this.numPerm);
+      if (estimateJaccard(signature, other) >= this.threshold) return this.owners[at];
     }
     return undefined;
   }
 
-  add(signature: Uint32Array, owner: string): void {
-    const at = this.signatures.length;
-    this.signatures.push(signature);
-    this.owners.push(owner);
+  add(signature: Uint32Array, owner: number): void {
+    if (this.count === this.owners.length) {
+      const signatures = new Uint32Array(this.signatures.length * 2);
+      signatures.set(this.signatures);
+      this.signatures = signatures;
+      const owners = new Float64Array(this.owners.length * 2);
+      owners.set(this.owners);
+      this.owners = owners;
+    }
+    const at = this.count++;
+    this.signatures.set(signature, at * this.numPerm);
+    this.owners[at] = owner;
     for (let b = 0; b < this.bands; b++) {
       const key = this.bandKey(signature, b);
       if (!this.buckets.has(key)) this.buckets.set(key, at);
@@ -103,7 +117,7 @@ export class LshIndex {
   }
 
   get size(): number {
-    return this.signatures.length;
+    return this.count;
   }
 
   private bandKey(signature: Uint32Array, band: number): number {
