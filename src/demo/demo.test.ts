@@ -56,6 +56,7 @@ describe("distill demo (smoke size)", () => {
       for (const row of rows) assert.ok(!heldOut.has(JSON.parse(row).messages[0].content));
     }
     assert.ok(existsSync(path.join(out, "models/distilled/model.safetensors")));
+    assert.ok(existsSync(path.join(out, "report.html")));
     assert.match(formatTable(summary), /teacher\s+100\.0%/);
     assert.match(formatExample(summary), /worked example — Solve for x:/);
   });

@@ -4,6 +4,7 @@ import { type EvaluateSummary, evaluate, type ModelScore } from "../evaluate/eva
 import { filter } from "../filter/filter.ts";
 import { type GenerationRecord, generate } from "../generate/generate.ts";
 import { mix } from "../mix/mix.ts";
+import { report } from "../report/report.ts";
 import { formatCompletion } from "../template/render.ts";
 import { trainBpeTokenizer } from "../tokenizer/bpeTrainer.ts";
 import { writeTokenizerFiles } from "../tokenizer/tokenizer.ts";
@@ -229,6 +230,9 @@ export async function demo(options: DemoOptions): Promise<DemoSummary> {
     size: { ...size, name },
     example: pickExample(options.out),
   };
+  writeFileSync(dir("summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  await stage("report", "report.html", () => report({ run: options.out }));
+  summary.seconds.report = seconds.report;
   writeFileSync(dir("summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
   return summary;
 }
