@@ -22,77 +22,79 @@ export const jsKernels: Kernels = {
     }
   },
 
-  attentionForward(q, k, v, seg, out, probs, batch, time, heads, kvHeads, headDim, scale) {
+  attentionForward(q, k, v, seg, out, lse, batch, time, heads, kvHeads, headDim, scale) {
     const group = heads / kvHeads;
     const qs = heads * headDim;
     const ks = kvHeads * headDim;
+    const p = new Float64Array(time);
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < heads; h++) {
         const kvh = Math.floor(h / group);
         for (let i = 0; i < time; i++) {
           const row = b * time + i;
-          const pRow = ((b * heads + h) * time + i) * time;
           const qo = row * qs + h * headDim;
-          probs.fill(0, pRow, pRow + time);
           let max = Number.NEGATIVE_INFINITY;
           for (let j = 0; j <= i; j++) {
+            p[j] = Number.NEGATIVE_INFINITY;
             if (seg[b * time + j] !== seg[row]) continue;
             const ko = (b * time + j) * ks + kvh * headDim;
             let s = 0;
             for (let d = 0; d < headDim; d++) s += q[qo + d]! * k[ko + d]!;
-            s *= scale;
-            probs[pRow + j] = s;
-            if (s > max) max = s;
+            p[j] = s * scale;
+            if (p[j]! > max) max = p[j]!;
           }
           let sum = 0;
-          for (let j = 0; j <= i; j++) {
-            if (seg[b * time + j] !== seg[row]) continue;
-            const e = Math.exp(probs[pRow + j]! - max);
-            probs[pRow + j] = e;
-            sum += e;
-          }
-          const inv = 1 / sum;
+          for (let j = 0; j <= i; j++) sum += Math.exp(p[j]! - max);
+          const l = max + Math.log(sum);
+          lse[(b * heads + h) * time + i] = l;
           out.fill(0, qo, qo + headDim);
           for (let j = 0; j <= i; j++) {
-            const p = probs[pRow + j]! * inv;
-            probs[pRow + j] = p;
-            if (p === 0) continue;
+            const pj = Math.exp(p[j]! - l);
+            if (pj === 0) continue;
             const vo = (b * time + j) * ks + kvh * headDim;
-            for (let d = 0; d < headDim; d++) out[qo + d]! += p * v[vo + d]!;
+            for (let d = 0; d < headDim; d++) out[qo + d]! += pj * v[vo + d]!;
           }
         }
       }
     }
   },
 
-  attentionBackward(dout, q, k, v, probs, dq, dk, dv, batch, time, heads, kvHeads, headDim, scale) {
+  attentionBackward(dout, q, k, v, seg, lse, dq, dk, dv, batch, time, heads, kvHeads, headDim, scale) {
     const group = heads / kvHeads;
     const qs = heads * headDim;
     const ks = kvHeads * headDim;
+    const p = new Float64Array(time);
     const dp = new Float64Array(time);
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < heads; h++) {
         const kvh = Math.floor(h / group);
         for (let i = 0; i < time; i++) {
           const row = b * time + i;
-          const pRow = ((b * heads + h) * time + i) * time;
           const qo = row * qs + h * headDim;
-          // dP_ij = dout_i · v_j, and dv_j += P_ij dout_i
+          const l = lse[(b * heads + h) * time + i]!;
+          // P_ij rebuilt from lse; dP_ij = dout_i · v_j, and dv_j += P_ij dout_i
           let dot = 0;
           for (let j = 0; j <= i; j++) {
-            const p = probs[pRow + j]!;
-            const vo = (b * time + j) * ks + kvh * headDim;
+            p[j] = 0;
+            dp[j] = 0;
+            if (seg[b * time + j] !== seg[row]) continue;
+            const ko = (b * time + j) * ks + kvh * headDim;
+            const vo = ko;
             let s = 0;
+            for (let d = 0; d < headDim; d++) s += q[qo + d]! * k[ko + d]!;
+            const pj = Math.exp(s * scale - l);
+            let g = 0;
             for (let d = 0; d < headDim; d++) {
-              s += dout[qo + d]! * v[vo + d]!;
-              dv[vo + d]! += p * dout[qo + d]!;
+              g += dout[qo + d]! * v[vo + d]!;
+              dv[vo + d]! += pj * dout[qo + d]!;
             }
-            dp[j] = s;
-            dot += p * s;
+            p[j] = pj;
+            dp[j] = g;
+            dot += pj * g;
           }
           // softmax backward: dS_ij = P_ij (dP_ij − Σ_j P_ij dP_ij), then through the scaled q·k
           for (let j = 0; j <= i; j++) {
-            const ds = probs[pRow + j]! * (dp[j]! - dot) * scale;
+            const ds = p[j]! * (dp[j]! - dot) * scale;
             if (ds === 0) continue;
             const ko = (b * time + j) * ks + kvh * headDim;
             for (let d = 0; d < headDim; d++) {

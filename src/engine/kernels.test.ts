@@ -90,16 +90,17 @@ function attentionCases(other: Kernels): void {
   const dout = uniformArray(B * T * H * D, 4);
   const scale = 1 / Math.sqrt(D);
   const [f1, f2] = both(
-    [new Float32Array(B * T * H * D), new Float32Array(B * H * T * T)],
+    [new Float32Array(B * T * H * D), new Float32Array(B * H * T)],
     (K, [o, p]) => K.attentionForward(q, k, v, seg, o!, p!, B, T, H, KVH, D, scale),
     other,
   );
   close(f2[0]!, f1[0]!, 1e-5, "attention out");
-  close(f2[1]!, f1[1]!, 1e-5, "attention probs");
+  close(f2[1]!, f1[1]!, 1e-5, "attention log-sum-exp");
   const grads = [uniformArray(q.length, 5), uniformArray(k.length, 6), uniformArray(v.length, 7)];
   const [b1, b2] = both(
     grads,
-    (K, [dq, dk, dv]) => K.attentionBackward(dout, q, k, v, f1[1]!, dq!, dk!, dv!, B, T, H, KVH, D, scale),
+    (K, [dq, dk, dv]) =>
+      K.attentionBackward(dout, q, k, v, seg, f1[1]!, dq!, dk!, dv!, B, T, H, KVH, D, scale),
     other,
   );
   for (let i = 0; i < 3; i++) close(b2[i]!, b1[i]!, 1e-4, `attention d${"qkv"[i]}`);

@@ -39,8 +39,9 @@ export interface Kernels {
   ): void;
   /**
    * Causal grouped-query attention over packed rows. q: [B*T, H*D]; k, v: [B*T, KVH*D]; out: [B*T, H*D];
-   * probs: [B, H, T, T] (softmax saved for backward; masked entries are 0); seg: [B*T] segment ids —
-   * token i attends to j iff j ≤ i and seg[j] = seg[i] within the same row of the batch.
+   * seg: [B*T] segment ids — token i attends to j iff j ≤ i and seg[j] = seg[i] within the same row of the
+   * batch. lse: [B, H, T] receives each row's log Σ exp(scale·q·k), all backward needs to rebuild the
+   * probabilities: nothing of size T² outlives the call (memory O(T), as in FlashAttention).
    */
   attentionForward(
     q: Float32Array,
@@ -48,7 +49,7 @@ export interface Kernels {
     v: Float32Array,
     seg: Int32Array,
     out: Float32Array,
-    probs: Float32Array,
+    lse: Float32Array,
     batch: number,
     time: number,
     heads: number,
@@ -56,13 +57,14 @@ export interface Kernels {
     headDim: number,
     scale: number,
   ): void;
-  /** Adds the gradients of attentionForward into dq [B*T,H*D], dk, dv [B*T,KVH*D]. */
+  /** Adds the gradients of attentionForward into dq [B*T,H*D], dk, dv [B*T,KVH*D]; recomputes P from lse. */
   attentionBackward(
     dout: Float32Array,
     q: Float32Array,
     k: Float32Array,
     v: Float32Array,
-    probs: Float32Array,
+    seg: Int32Array,
+    lse: Float32Array,
     dq: Float32Array,
     dk: Float32Array,
     dv: Float32Array,

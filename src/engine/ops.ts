@@ -3,7 +3,7 @@
  * Each op computes its forward with the active kernels and, if an input needs a gradient, records
  * its backward on the tape. Naming follows the kernels: xForward / xBackward live in kernels.ts.
  */
-import { allocBuffer, releaseBuffer, type Tape, Tensor } from "./autograd.ts";
+import { type Tape, Tensor } from "./autograd.ts";
 import { getKernels } from "./kernels.ts";
 
 function rowsCols(t: Tensor): [number, number] {
@@ -221,44 +221,16 @@ export function attention(g: Tape, q: Tensor, k: Tensor, v: Tensor, s: Attention
   if (seg.length !== batch * time) throw new Error("attention: seg needs one id per token");
   const scale = 1 / Math.sqrt(headDim);
   const out = Tensor.empty(q.shape);
-  let probs = allocBuffer(batch * heads * time * time, false);
-  K.attentionForward(
-    q.data,
-    k.data,
-    v.data,
-    seg,
-    out.data,
-    probs,
-    batch,
-    time,
-    heads,
-    kvHeads,
-    headDim,
-    scale,
-  );
+  // only the row log-sum-exp is saved (B*H*T floats); backward rebuilds the T×T probabilities
+  const lse = new Float32Array(batch * heads * time);
+  K.attentionForward(q.data, k.data, v.data, seg, out.data, lse, batch, time, heads, kvHeads, headDim, scale);
   if (g.needsGrad(q, k, v))
     g.record(out, () => {
       const dq = q.requiresGrad ? q.gradBuffer() : new Float32Array(q.size);
       const dk = k.requiresGrad ? k.gradBuffer() : new Float32Array(k.size);
       const dv = v.requiresGrad ? v.gradBuffer() : new Float32Array(v.size);
-      K.attentionBackward(
-        out.grad!,
-        q.data,
-        k.data,
-        v.data,
-        probs,
-        dq,
-        dk,
-        dv,
-        batch,
-        time,
-        heads,
-        kvHeads,
-        headDim,
-        scale,
-      );
-      releaseBuffer(probs); // the largest saved activation: recycle it now
-      probs = new Float32Array(0);
+      const shape = [batch, time, heads, kvHeads, headDim, scale] as const;
+      K.attentionBackward(out.grad!, q.data, k.data, v.data, seg, lse, dq, dk, dv, ...shape);
     });
   return out;
 }

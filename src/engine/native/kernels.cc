@@ -95,24 +95,25 @@ napi_value AttentionForward(napi_env env, napi_callback_info info) {
   const size_t rows = (size_t)s.B * s.T, qn = rows * s.H * s.D, kn = rows * s.KVH * s.D;
   const float *q = a.f32(0, qn, "q"), *k = a.f32(1, kn, "k"), *v = a.f32(2, kn, "v");
   const int* seg = a.i32(3, rows, "seg");
-  float *out = a.f32(4, qn, "out"), *probs = a.f32(5, rows * s.H * s.T, "probs");
+  float *out = a.f32(4, qn, "out"), *lse = a.f32(5, rows * s.H, "lse");
   if (!a.failed && (s.KVH <= 0 || s.H % s.KVH != 0)) a.fail("heads must be a multiple of kvHeads");
   if (a.failed) return nullptr;
-  ops::attentionForward(q, k, v, seg, out, probs, s);
+  ops::attentionForward(q, k, v, seg, out, lse, s);
   return undefinedValue(env);
 }
 
 napi_value AttentionBackward(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  ops::AttnShape s{(int)a.integer(8), (int)a.integer(9), (int)a.integer(10), (int)a.integer(11), (int)a.integer(12),
-                   (float)a.num(13)};
+  ops::AttnShape s{(int)a.integer(9), (int)a.integer(10), (int)a.integer(11), (int)a.integer(12), (int)a.integer(13),
+                   (float)a.num(14)};
   const size_t rows = (size_t)s.B * s.T, qn = rows * s.H * s.D, kn = rows * s.KVH * s.D;
   const float *dout = a.f32(0, qn, "dout"), *q = a.f32(1, qn, "q"), *k = a.f32(2, kn, "k"), *v = a.f32(3, kn, "v");
-  const float* probs = a.f32(4, rows * s.H * s.T, "probs");
-  float *dq = a.f32(5, qn, "dq"), *dk = a.f32(6, kn, "dk"), *dv = a.f32(7, kn, "dv");
+  const int* seg = a.i32(4, rows, "seg");
+  const float* lse = a.f32(5, rows * s.H, "lse");
+  float *dq = a.f32(6, qn, "dq"), *dk = a.f32(7, kn, "dk"), *dv = a.f32(8, kn, "dv");
   if (!a.failed && (s.KVH <= 0 || s.H % s.KVH != 0)) a.fail("heads must be a multiple of kvHeads");
   if (a.failed) return nullptr;
-  ops::attentionBackward(dout, q, k, v, probs, dq, dk, dv, s);
+  ops::attentionBackward(dout, q, k, v, seg, lse, dq, dk, dv, s);
   return undefinedValue(env);
 }
 

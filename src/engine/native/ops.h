@@ -63,53 +63,75 @@ struct AttnShape {
   float scale;
 };
 
-static void attentionForward(const float* q, const float* k, const float* v, const int* seg, float* out, float* probs,
+// Thread-local T×T scratch (grown on demand): attention keeps no T² state between forward and backward.
+static inline float* scratchTT(std::vector<float>& v, long T) {
+  if (v.size() < (size_t)(T * T)) v.resize(T * T);
+  return v.data();
+}
+
+// P [T, T] of one (batch, head): S = Q·Kᵀ on and below the diagonal blocks, then P_ij = exp(scale·S_ij − lse_i)
+// where j ≤ i in the same segment, else 0. forward: computes lse_i first (and stores it).
+static void probabilities(const float* Q, long qs, const float* K, long ks, const int* sg, long T, int D, float scale,
+                          float* P, float* lse, bool forward) {
+  for (long i0 = 0; i0 < T; i0 += RB) {
+    const int rows = std::min<long>(RB, T - i0);
+    gemm::sgemm(rows, i0 + rows, D, Q + i0 * qs, qs, 1, K, 1, ks, P + i0 * T, T, false, false);
+  }
+  for (long i = 0; i < T; i++) {
+    float* row = P + i * T;
+    float l;
+    if (forward) {
+      float max = -1e30f;
+      for (long j = 0; j <= i; j++) {
+        row[j] = sg[j] == sg[i] ? row[j] * scale : -1e30f;
+        max = std::max(max, row[j]);
+      }
+      const float sum = expShiftSum(row, i + 1, max);  // row now holds exp(s − max), masked 0
+      l = max + std::log(sum);
+      lse[i] = l;
+      const float inv = 1.f / sum;
+      for (long j = 0; j <= i; j++) row[j] *= inv;
+    } else {
+      l = lse[i];
+      for (long j = 0; j <= i; j++) row[j] = sg[j] == sg[i] ? row[j] * scale : -1e30f;
+      expShiftSum(row, i + 1, l);
+    }
+    for (long j = i + 1; j < T; j++) row[j] = 0.f;
+  }
+}
+
+static void attentionForward(const float* q, const float* k, const float* v, const int* seg, float* out, float* lse,
                              const AttnShape& s) {
   const long qs = (long)s.H * s.D, ks = (long)s.KVH * s.D, T = s.T;
   const int group = s.H / s.KVH;
 #pragma omp parallel for schedule(dynamic, 1) collapse(2)
   for (int b = 0; b < s.B; b++)
     for (int h = 0; h < s.H; h++) {
-      const int kvh = h / group;
-      const float* Q = q + b * T * qs + h * s.D;
-      const float* K = k + b * T * ks + kvh * s.D;
-      const float* V = v + b * T * ks + kvh * s.D;
-      float* P = probs + ((long)b * s.H + h) * T * T;
+      static thread_local std::vector<float> buf;
+      float* P = scratchTT(buf, T);
+      const float* K = k + b * T * ks + (h / group) * s.D;
+      const float* V = v + b * T * ks + (h / group) * s.D;
       float* O = out + b * T * qs + h * s.D;
-      const int* sg = seg + b * T;
-      for (int i0 = 0; i0 < T; i0 += RB) {
-        const int rows = std::min<int>(RB, T - i0);
-        gemm::sgemm(rows, i0 + rows, s.D, Q + i0 * qs, qs, 1, K, 1, ks, P + i0 * T, T, false, false);
-      }
-      for (int i = 0; i < T; i++) {
-        float* row = P + i * T;
-        float max = -1e30f;
-        for (int j = 0; j <= i; j++) {
-          row[j] = sg[j] == sg[i] ? row[j] * s.scale : -1e30f;
-          max = std::max(max, row[j]);
-        }
-        const float inv = 1.f / expShiftSum(row, i + 1, max);
-        for (int j = 0; j <= i; j++) row[j] *= inv;
-        for (int j = i + 1; j < T; j++) row[j] = 0.f;
-      }
-      for (int i0 = 0; i0 < T; i0 += RB) {
-        const int rows = std::min<int>(RB, T - i0);
+      probabilities(q + b * T * qs + h * s.D, qs, K, ks, seg + b * T, T, s.D, s.scale, P, lse + ((long)b * s.H + h) * T,
+                    true);
+      for (long i0 = 0; i0 < T; i0 += RB) {
+        const int rows = std::min<long>(RB, T - i0);
         gemm::sgemm(rows, s.D, i0 + rows, P + i0 * T, T, 1, V, ks, 1, O + i0 * qs, qs, false, false);
       }
     }
 }
 
-static void attentionBackward(const float* dout, const float* q, const float* k, const float* v, const float* probs,
-                              float* dq, float* dk, float* dv, const AttnShape& s) {
+static void attentionBackward(const float* dout, const float* q, const float* k, const float* v, const int* seg,
+                              const float* lse, float* dq, float* dk, float* dv, const AttnShape& s) {
   const long qs = (long)s.H * s.D, ks = (long)s.KVH * s.D, T = s.T;
   const int group = s.H / s.KVH;
   // one task per (batch, kv head): the heads of a group add into the same dk/dv rows, so they run in order
 #pragma omp parallel for schedule(dynamic, 1) collapse(2)
   for (int b = 0; b < s.B; b++)
     for (int kvh = 0; kvh < s.KVH; kvh++) {
-      static thread_local std::vector<float> buf;
-      if (buf.size() < (size_t)(T * T)) buf.resize(T * T);
-      float* dS = buf.data();  // (T, T): dP, then dS in place
+      static thread_local std::vector<float> bufP, bufS;
+      float* P = scratchTT(bufP, T);
+      float* dS = scratchTT(bufS, T);  // dP, then dS in place
       const float* K = k + b * T * ks + kvh * s.D;
       const float* V = v + b * T * ks + kvh * s.D;
       float* dK = dk + b * T * ks + kvh * s.D;
@@ -117,22 +139,23 @@ static void attentionBackward(const float* dout, const float* q, const float* k,
       for (int h = kvh * group; h < (kvh + 1) * group; h++) {
         const float* Q = q + b * T * qs + h * s.D;
         const float* dO = dout + b * T * qs + h * s.D;
-        const float* P = probs + ((long)b * s.H + h) * T * T;
         float* dQ = dq + b * T * qs + h * s.D;
-        for (int i0 = 0; i0 < T; i0 += RB) {  // dP = dO·Vᵀ (lower blocks only)
-          const int rows = std::min<int>(RB, T - i0);
+        probabilities(Q, qs, K, ks, seg + b * T, T, s.D, s.scale, P, const_cast<float*>(lse) + ((long)b * s.H + h) * T,
+                      false);
+        for (long i0 = 0; i0 < T; i0 += RB) {  // dP = dO·Vᵀ (lower blocks only)
+          const int rows = std::min<long>(RB, T - i0);
           gemm::sgemm(rows, i0 + rows, s.D, dO + i0 * qs, qs, 1, V, 1, ks, dS + i0 * T, T, false, false);
         }
-        for (int i = 0; i < T; i++) {  // dS = P ∘ (dP − Σ P·dP) · scale
+        for (long i = 0; i < T; i++) {  // dS = P ∘ (dP − Σ P·dP) · scale
           const float* p = P + i * T;
           float* d = dS + i * T;
           float dot = 0.f;
-          for (int j = 0; j <= i; j++) dot += p[j] * d[j];
-          for (int j = 0; j <= i; j++) d[j] = p[j] * (d[j] - dot) * s.scale;
-          for (int j = i + 1; j < T; j++) d[j] = 0.f;
+          for (long j = 0; j <= i; j++) dot += p[j] * d[j];
+          for (long j = 0; j <= i; j++) d[j] = p[j] * (d[j] - dot) * s.scale;
+          for (long j = i + 1; j < T; j++) d[j] = 0.f;
         }
-        for (int i0 = 0; i0 < T; i0 += RB) {
-          const int rows = std::min<int>(RB, T - i0);
+        for (long i0 = 0; i0 < T; i0 += RB) {
+          const int rows = std::min<long>(RB, T - i0);
           // dQ_i += Σ_{j≤i} dS_ij K_j
           gemm::sgemm(rows, s.D, i0 + rows, dS + i0 * T, T, 1, K, ks, 1, dQ + i0 * qs, qs, true, false);
           // dK_j += Σ_{i≥j} dS_ij Q_i ; dV_j += Σ_{i≥j} P_ij dO_i
