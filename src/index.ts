@@ -82,4 +82,4 @@ export { isEquivalent, numbersClose, type Verdict, type VerifyOptions } from "./
 export { type Candidate, type ExtractOptions, extractAnswer, extractCandidates } from "./verify/extract.ts";
 export { checkLinearEquationAnswer, parseLinearAnswer } from "./verify/linear.ts";
 export { parseAnswer, type Value } from "./verify/parse.ts";
-export { type VerifySummary, verifyFile } from "./verify/verify.ts";
+export { type VerifySummary, verify, verifyFile } from "./verify/verify.ts";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { UserError } from "../util/errors.ts";
 import { formatSummary, verifyCommand } from "./command.ts";
-import { verifyFile } from "./verify.ts";
+import { verify, verifyFile } from "./verify.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "distill-verify-"));
 const lines = (rows: unknown[]) => `${rows.map((r) => JSON.stringify(r)).join("\n")}\n`;
@@ -27,7 +27,7 @@ test("writes every line back with equivalent, copies other fields, counts agreem
       { id: "d", gold: "\\frac{", pred: "1" },
     ]),
   );
-  const summary = await verifyFile(input, output);
+  const summary = await verify({ in: input, out: output });
   assert.deepEqual(
     readOut(output).map((r) => [r.id, r.equivalent]),
     [

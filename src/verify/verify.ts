@@ -156,3 +156,9 @@ export async function verifyFile(
   }
   return summary;
 }
+
+/** The `verify` stage as a library function: `verify({ in, out, ...options })` (see verifyFile). */
+export function verify(options: { in: string; out: string } & VerifyOptions): Promise<VerifySummary> {
+  const { in: inPath, out, ...rest } = options;
+  return verifyFile(inPath, out, rest);
+}
