@@ -22,6 +22,7 @@ interface Row {
   teacher_meta: { injected: FaultKind[] };
   checks: Record<string, { pass: boolean | null; reason?: string }>;
   reasons: string[];
+  rejected_at?: string;
   candidates?: number;
 }
 const read = (file: string): Row[] =>
@@ -89,9 +90,15 @@ describe("distill filter on built-in candidates at temperature 0.8", () => {
     const rejectedBy = new Map<string, Row>(rejected.map((r) => [key(r), r]));
 
     const seen: Record<string, number> = {};
+    const checkStages = new Set(Object.values(checkFor).concat("length"));
     for (const row of input) {
       const injected: FaultKind[] = row.teacher_meta.injected;
-      if (injected.length === 0) continue;
+      if (injected.length === 0) {
+        // no false positive: a clean trace may only go as a duplicate, never by a check
+        const stage = rejectedBy.get(key(row))?.rejected_at;
+        assert.ok(!stage || !checkStages.has(stage), `clean ${key(row)} rejected by ${stage}`);
+        continue;
+      }
       const verdict = rejectedBy.get(key(row));
       assert.ok(verdict, `${key(row)} with ${injected} was kept`);
       assert.equal(verdict.completion, row.completion, "the raw output is kept");
