@@ -8,7 +8,9 @@
  * means the peak at the largest size stays near it, apart from the deduplication state, which grows
  * with the number of distinct kept texts (reported as kept rows).
  *
- *   npm run bench:filter [-- --mb 16,64,256,1024] [--keep]
+ *   npm run bench:filter [-- --mb 16,64,256,1024] [--dedup all|none] [--keep]
+ *
+ * `--dedup none` leaves out the one state that grows with the data, to show what the streaming alone costs.
  */
 import { spawnSync } from "node:child_process";
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -27,7 +29,8 @@ if (process.argv[2] === "--child") {
   // child: filter one file and report its own peak memory
   const { filter } = await import("../src/filter/filter.ts");
   const started = performance.now();
-  const funnel = await filter({ in: process.argv[3], out: process.argv[4], quiet: true });
+  const dedup = (process.argv[5] ?? "all") as "all" | "prompts" | "responses" | "none";
+  const funnel = await filter({ in: process.argv[3], out: process.argv[4], dedup, quiet: true });
   const usage = process.resourceUsage();
   process.stdout.write(
     JSON.stringify({
@@ -89,7 +92,8 @@ async function build(file: string, mb: number): Promise<void> {
       lines.push(line);
       bytes += Buffer.byteLength(line) + 1;
     }
-    if (!out.write(`${lines.join("\n")}\n`)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
+    if (!out.write(`${lines.join("\n")}\n`))
+      await new Promise<void>((resolve) => out.once("drain", () => resolve()));
   }
   await new Promise<void>((resolve) => out.end(() => resolve()));
 }
@@ -125,6 +129,7 @@ process.stdout.write(
   `${JSON.stringify(
     {
       node: process.version,
+      dedup: arg("dedup") ?? "all",
       cpus: os.cpus().length,
       runs,
       inputGrowth: Math.round((last.inputMiB / first.inputMiB) * 10) / 10,
