@@ -61,7 +61,9 @@ describe("Deduplicator", () => {
     const d = new Deduplicator(options);
     assert.equal(d.check("Solve for x: 3x + 5 = 20", "a"), null);
     assert.equal(d.check("Solve for x: 3x + 5 = 20", "a"), null); // the same prompt's own candidates
-    assert.deepEqual(d.check("solve FOR x:  3x+5 = 20 ", "b"), { kind: "exact" });
+    assert.deepEqual(d.check("solve FOR x:  3x + 5 = 20.", "b"), { kind: "exact" });
+    // operators and signs are part of the problem
+    assert.equal(d.check("Solve for x: 3x - 5 = 20", "c"), null);
   });
 
   it("finds near-duplicates above the threshold and not below; short texts only exactly", () => {
