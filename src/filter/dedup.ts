@@ -1,6 +1,6 @@
 import { LshIndex, minhashSignature } from "./minhash.ts";
 import { NumberTable } from "./table.ts";
-import { hash53, normalizeText } from "./text.ts";
+import { hash53, normalizeText, words } from "./text.ts";
 
 export interface DedupOptions {
   /** Jaccard similarity of word shingles from which two texts are near-duplicates; 1 turns near-dedup off. */
@@ -38,7 +38,8 @@ export class Deduplicator {
     const earlier = this.exact.get(key);
     if (earlier !== undefined && earlier !== owner) return { kind: "exact" };
     let signature: Uint32Array | null = null;
-    if (this.near && normal.split(" ").length >= this.options.minWords) {
+    // the gate counts words and numbers, not operators: "Solve for x: 3x - 5 = 20" is 6 words, exact only
+    if (this.near && words(normal).length >= this.options.minWords) {
       signature = minhashSignature(normal, this.options);
       if (this.near.findSimilar(signature, owner) !== undefined) return { kind: "near" };
     }

@@ -1,5 +1,5 @@
 import { NumberTable } from "./table.ts";
-import { hash53, words } from "./text.ts";
+import { hash53, normalizeText } from "./text.ts";
 
 /**
  * MinHash signatures and an LSH index for near-duplicate detection (Broder 1997; banding as in
@@ -12,9 +12,12 @@ export interface MinHashOptions {
   shingle: number;
 }
 
-/** Word shingles hashed to 32 bits. Texts shorter than one shingle are one shingle of all their words. */
+/**
+ * Token shingles hashed to 32 bits; tokens are those of `normalizeText` (words, numbers and math
+ * symbols, so signs count). Texts shorter than one shingle are one shingle of all their tokens.
+ */
 export function shingleHashes(text: string, shingle: number): Uint32Array {
-  const tokens = words(text);
+  const tokens = normalizeText(text).split(" ");
   const count = Math.max(1, tokens.length - shingle + 1);
   const out = new Uint32Array(count);
   for (let i = 0; i < count; i++) out[i] = hash53(tokens.slice(i, i + shingle).join(" ")) % 4294967296;
