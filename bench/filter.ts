@@ -8,9 +8,11 @@
  * means the peak at the largest size stays near it, apart from the deduplication state, which grows
  * with the number of distinct kept texts (reported as kept rows).
  *
- *   npm run bench:filter [-- --mb 16,64,256,1024] [--dedup all|none] [--keep]
+ *   npm run bench:filter [-- --mb 16,64,256,1024] [--dedup all|none] [--max-old-space MiB] [--keep]
  *
  * `--dedup none` leaves out the one state that grows with the data, to show what the streaming alone costs.
+ * `--max-old-space 512` caps the child's V8 heap: peak RSS counts garbage V8 has not yet collected, so a
+ * run of the largest size that completes under the cap of the smallest is the proof of flat memory.
  */
 import { spawnSync } from "node:child_process";
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -32,10 +34,18 @@ if (process.argv[2] === "--child") {
   const dedup = (process.argv[5] ?? "all") as "all" | "prompts" | "responses" | "none";
   const funnel = await filter({ in: process.argv[3], out: process.argv[4], dedup, quiet: true });
   const usage = process.resourceUsage();
+  // what is still alive at the end (deduplication state, the language model, code), garbage collected
+  (globalThis as { gc?: () => void }).gc?.();
+  const memory = process.memoryUsage();
+  const liveHeapMiB = Math.round(memory.heapUsed / 1024 / 1024);
+  // typed arrays (the deduplication tables and signatures) live outside the V8 heap
+  const arrayBuffersMiB = Math.round(memory.arrayBuffers / 1024 / 1024);
   process.stdout.write(
     JSON.stringify({
       seconds: (performance.now() - started) / 1000,
       maxRssMiB: Math.round(usage.maxRSS / 1024),
+      liveHeapMiB,
+      arrayBuffersMiB,
       candidates: funnel.candidates,
       kept: funnel.kept,
       prompts: funnel.prompts,
@@ -105,7 +115,17 @@ for (const mb of sizes) {
   await build(file, mb);
   const child = spawnSync(
     process.execPath,
-    ["--import", "tsx", self, "--child", file, path.join(dir, `out-${mb}`)],
+    [
+      "--expose-gc",
+      ...(arg("max-old-space") ? [`--max-old-space-size=${arg("max-old-space")}`] : []),
+      "--import",
+      "tsx",
+      self,
+      "--child",
+      file,
+      path.join(dir, `out-${mb}`),
+      arg("dedup") ?? "all",
+    ],
     {
       encoding: "utf8",
       maxBuffer: 1 << 20,
@@ -130,6 +150,7 @@ process.stdout.write(
     {
       node: process.version,
       dedup: arg("dedup") ?? "all",
+      maxOldSpaceMiB: arg("max-old-space") ?? null,
       cpus: os.cpus().length,
       runs,
       inputGrowth: Math.round((last.inputMiB / first.inputMiB) * 10) / 10,
