@@ -11,6 +11,7 @@ import { filterCommand } from "./filter/command.ts";
 import { generateCommand } from "./generate/command.ts";
 import { mixCommand } from "./mix/command.ts";
 import { reportCommand } from "./report/command.ts";
+import { serveCommand } from "./serve/command.ts";
 import { trainCommand } from "./train/command.ts";
 import { UserError } from "./util/errors.ts";
 import { verifyCommand } from "./verify/command.ts";
@@ -35,6 +36,7 @@ const stages: Command[] = [
   evalCommand,
   demoCommand,
   reportCommand,
+  serveCommand,
 ];
 for (const stage of stages) program.addCommand(stage);
 

@@ -1,0 +1,176 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createTeacher } from "../teachers/registry.ts";
+import type { Teacher } from "../teachers/types.ts";
+import type { ChatMessage } from "../template/render.ts";
+
+export interface ServeOptions {
+  /** A model folder of the project's own, `gguf:<path>`, or any teacher spec. */
+  model: string;
+  /** The id clients name in requests and `/v1/models` lists (default: the folder's name). */
+  name?: string;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Token limit when a request sets none. */
+  defaultMaxTokens?: number;
+}
+
+export interface RunningServer {
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/**
+ * `distill serve`: an OpenAI-compatible chat-completions server for a model the project trained (or any
+ * teacher spec), so any OpenAI client can use a distilled student — or make it the teacher of a smaller
+ * one. Routes: `GET /v1/models`, `POST /v1/chat/completions` (non-streaming, and `stream: true` as SSE
+ * with the usage chunk). Requests that arrive together are decoded together by the model teacher.
+ */
+export async function serve(options: ServeOptions): Promise<RunningServer> {
+  const teacher = createTeacher(options.model, { sequences: 8 });
+  const name = options.name ?? options.model.replace(/\/+$/, "").split("/").at(-1) ?? "model";
+  const server = createServer((req, res) => {
+    handle(req, res, teacher, name, options.defaultMaxTokens ?? 512).catch((err: unknown) => {
+      sendError(res, 500, `internal error: ${(err as Error).message}`, "server_error");
+    });
+  });
+  await new Promise<void>((resolve) =>
+    server.listen(options.port ?? 8000, options.host ?? "127.0.0.1", resolve),
+  );
+  const { address, port } = server.address() as AddressInfo;
+  return {
+    url: `http://${address.includes(":") ? `[${address}]` : address}:${port}/v1`,
+    server,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await teacher.close?.();
+    },
+  };
+}
+
+interface ChatRequest {
+  model?: string;
+  messages?: ChatMessage[];
+  temperature?: number;
+  top_p?: number;
+  max_tokens?: number;
+  max_completion_tokens?: number;
+  seed?: number;
+  n?: number;
+  stream?: boolean;
+  stream_options?: { include_usage?: boolean };
+}
+
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  teacher: Teacher,
+  name: string,
+  defaultMaxTokens: number,
+) {
+  const url = new URL(req.url ?? "/", "http://localhost");
+  if (req.method === "GET" && url.pathname === "/v1/models") {
+    return sendJson(res, 200, {
+      object: "list",
+      data: [{ id: name, object: "model", created: 0, owned_by: "distillery" }],
+    });
+  }
+  if (req.method !== "POST" || url.pathname !== "/v1/chat/completions") {
+    return sendError(res, 404, `no route ${req.method} ${url.pathname}`, "invalid_request_error");
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  let body: ChatRequest;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch {
+    return sendError(res, 400, "the body is not valid JSON", "invalid_request_error");
+  }
+  const problem = checkRequest(body);
+  if (problem) return sendError(res, 400, problem.message, "invalid_request_error", problem.param);
+
+  const created = Math.floor(Date.now() / 1000);
+  const id = `chatcmpl-${created.toString(36)}${Math.random().toString(36).slice(2, 10)}`;
+  const completions = await teacher.sample({
+    messages: body.messages!,
+    n: body.n ?? 1,
+    temperature: body.temperature ?? 1,
+    topP: body.top_p ?? 1,
+    maxTokens: body.max_completion_tokens ?? body.max_tokens ?? defaultMaxTokens,
+    seed: body.seed,
+  });
+  const usage = {
+    prompt_tokens: completions[0]?.usage.promptTokens ?? 0,
+    completion_tokens: completions.reduce((s, c) => s + c.usage.completionTokens, 0),
+    total_tokens: 0,
+  };
+  usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+  if (!body.stream) {
+    return sendJson(res, 200, {
+      id,
+      object: "chat.completion",
+      created,
+      model: name,
+      choices: completions.map((c, index) => ({
+        index,
+        message: { role: "assistant", content: c.text },
+        logprobs: null,
+        finish_reason: c.finishReason,
+      })),
+      usage,
+    });
+  }
+  // SSE: the role, the content, the finish reason, the usage when asked for, then [DONE]
+  res.writeHead(200, {
+    "content-type": "text/event-stream",
+    "cache-control": "no-cache",
+    connection: "keep-alive",
+  });
+  const send = (choices: unknown[], extra: Record<string, unknown> = {}) =>
+    res.write(
+      `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: name, choices, ...extra })}\n\n`,
+    );
+  completions.forEach((c, index) => {
+    send([{ index, delta: { role: "assistant", content: "" }, finish_reason: null }]);
+    send([{ index, delta: { content: c.text }, finish_reason: null }]);
+    send([{ index, delta: {}, finish_reason: c.finishReason }]);
+  });
+  if (body.stream_options?.include_usage) send([], { usage });
+  res.end("data: [DONE]\n\n");
+}
+
+function checkRequest(body: ChatRequest): { message: string; param: string } | null {
+  if (!Array.isArray(body?.messages) || body.messages.length === 0)
+    return { message: "messages must be a non-empty array", param: "messages" };
+  for (const m of body.messages) {
+    if (typeof m?.role !== "string" || typeof m?.content !== "string") {
+      return { message: "each message needs a string role and string content", param: "messages" };
+    }
+  }
+  const n = body.n ?? 1;
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    return { message: "n must be an integer from 1 to 64", param: "n" };
+  return null;
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(value));
+}
+
+function sendError(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  type: string,
+  param: string | null = null,
+): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  sendJson(res, status, { error: { message, type, param, code: null } });
+}
