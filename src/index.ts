@@ -41,6 +41,7 @@ export type { ChatRow } from "./mix/rows.ts";
 export * from "./model/index.ts";
 export { type ReportOptions, renderReport, report } from "./report/report.ts";
 export { type RunData, readRun } from "./report/run.ts";
+export { type RunningServer, type ServeOptions, serve } from "./serve/serve.ts";
 export {
   type EquationBand,
   equationBands,
