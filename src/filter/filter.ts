@@ -66,6 +66,9 @@ const outputs = ["kept.jsonl", "rejected.jsonl", "hard_prompts.jsonl", "funnel.j
  * candidates of a prompt are together, and applies the policy and deduplication. What stays in memory
  * across the whole run is the deduplication state (a hash a distinct prompt/response, and a MinHash
  * signature for long ones) and the decontamination n-grams.
+ * Measured with `npm run bench:filter` (2 cores, V8 heap capped at 300 MiB): 16 MiB → 1 GiB of input
+ * (846k candidates) keeps the live heap at 150 MiB; peak RSS 531 → 557 MiB with `dedup: "none"`, and
+ * 533 → 881 MiB with deduplication, whose typed arrays hold ~530 bytes per distinct kept text.
  *
  * Idempotent: outputs are written under temporary names and renamed at the end, so a re-run gives the
  * same files and a failed run (bad line, kill) leaves earlier outputs as they were.
