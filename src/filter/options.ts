@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { markersOptionSchema } from "../template/markers.ts";
 import { defaultCheckConfig } from "./checks/index.ts";
 import { policies } from "./policy.ts";
 
@@ -33,15 +34,7 @@ export const filterOptionsSchema = z
     minChars: z.coerce.number().int().min(0).default(d.minChars),
     maxChars: z.coerce.number().int().min(1).default(d.maxChars),
     keepUnverifiable: z.coerce.boolean().default(d.keepUnverifiable),
-    markers: z
-      .object({
-        thinkOpen: z.string().min(1),
-        thinkClose: z.string().min(1),
-        answerOpen: z.string().min(1),
-        answerClose: z.string().min(1),
-      })
-      .partial()
-      .optional(),
+    markers: markersOptionSchema,
     /** Size of the partitions pass 2 holds in memory at once (bytes of input a partition). */
     partitionBytes: z.coerce
       .number()

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { markersOptionSchema } from "../template/markers.ts";
 
 /** Every option of `distill mix`, shared by flags and YAML recipes (`mix:` section). */
 export const mixOptionsSchema = z
@@ -10,15 +11,7 @@ export const mixOptionsSchema = z
     total: z.coerce.number().int().min(1).optional(),
     seed: z.coerce.number().int().min(0).default(0),
     validation: z.coerce.number().min(0).lt(1).default(0.05),
-    markers: z
-      .object({
-        thinkOpen: z.string().min(1),
-        thinkClose: z.string().min(1),
-        answerOpen: z.string().min(1),
-        answerClose: z.string().min(1),
-      })
-      .partial()
-      .optional(),
+    markers: markersOptionSchema,
     parquet: z.coerce.boolean().default(true),
     quiet: z.coerce.boolean().default(false),
   })
