@@ -1,8 +1,7 @@
-import { createReadStream } from "node:fs";
-import { createInterface } from "node:readline";
 import type { TemplateMarkers } from "../template/markers.ts";
 import { parseCompletion } from "../template/parse.ts";
 import { UserError } from "../util/errors.ts";
+import { readJsonl } from "../util/jsonl.ts";
 import type { CandidateRecord } from "./checks/types.ts";
 
 /**
@@ -16,29 +15,8 @@ export async function* readCandidates(
   file: string,
   markers: TemplateMarkers,
 ): AsyncGenerator<{ record: CandidateRecord; line: number; bytes: number }> {
-  const lines = createInterface({
-    input: createReadStream(file, "utf8"),
-    crlfDelay: Number.POSITIVE_INFINITY,
-  });
-  let line = 0;
-  try {
-    for await (const text of lines) {
-      line++;
-      const bytes = Buffer.byteLength(text) + 1;
-      if (text.trim() === "") continue;
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (err) {
-        throw new UserError(`not valid JSON (${(err as Error).message})`, { file, line });
-      }
-      yield { record: validate(value, file, line, markers), line, bytes };
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new UserError("file not found", { file });
-    if ((err as NodeJS.ErrnoException).code === "EISDIR")
-      throw new UserError("is a folder, not a file", { file });
-    throw err;
+  for await (const { value, line, bytes } of readJsonl(file)) {
+    yield { record: validate(value, file, line, markers), line, bytes };
   }
 }
 

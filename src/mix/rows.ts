@@ -1,8 +1,7 @@
-import { createReadStream } from "node:fs";
-import { createInterface } from "node:readline";
 import type { TemplateMarkers } from "../template/markers.ts";
 import { type ChatMessage, renderChatSample } from "../template/render.ts";
 import { UserError } from "../util/errors.ts";
+import { readJsonl } from "../util/jsonl.ts";
 
 /** One line of train.jsonl / validation.jsonl: Hugging Face chat format, as TRL and `datasets` read it. */
 export interface ChatRow {
@@ -22,28 +21,8 @@ export async function* readChatRows(
   source: string,
   markers: TemplateMarkers,
 ): AsyncGenerator<{ row: ChatRow; line: number }> {
-  const lines = createInterface({
-    input: createReadStream(file, "utf8"),
-    crlfDelay: Number.POSITIVE_INFINITY,
-  });
-  let line = 0;
-  try {
-    for await (const text of lines) {
-      line++;
-      if (text.trim() === "") continue;
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (err) {
-        throw new UserError(`not valid JSON (${(err as Error).message})`, { file, line });
-      }
-      yield { row: toChatRow(value, source, markers, file, line), line };
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new UserError("file not found", { file });
-    if ((err as NodeJS.ErrnoException).code === "EISDIR")
-      throw new UserError("is a folder, not a file", { file });
-    throw err;
+  for await (const { value, line } of readJsonl(file)) {
+    yield { row: toChatRow(value, source, markers, file, line), line };
   }
 }
 

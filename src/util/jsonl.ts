@@ -17,7 +17,7 @@ import { UserError } from "./errors.ts";
  */
 export async function* readJsonl<T = Record<string, unknown>>(
   file: string,
-): AsyncGenerator<{ value: T; line: number }> {
+): AsyncGenerator<{ value: T; line: number; bytes: number }> {
   const lines = createInterface({
     input: createReadStream(file, "utf8"),
     crlfDelay: Number.POSITIVE_INFINITY,
@@ -26,6 +26,8 @@ export async function* readJsonl<T = Record<string, unknown>>(
   try {
     for await (const text of lines) {
       line++;
+      // bytes of the line and its newline, for progress over a file's size
+      const bytes = Buffer.byteLength(text) + 1;
       if (text.trim() === "") continue;
       let value: unknown;
       try {
@@ -36,10 +38,12 @@ export async function* readJsonl<T = Record<string, unknown>>(
       if (value === null || typeof value !== "object" || Array.isArray(value)) {
         throw new UserError("expected a JSON object", { file, line });
       }
-      yield { value: value as T, line };
+      yield { value: value as T, line, bytes };
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new UserError("file not found", { file });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new UserError("file not found", { file });
+    if (code === "EISDIR") throw new UserError("is a folder, not a file", { file });
     throw err;
   }
 }
