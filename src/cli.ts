@@ -28,9 +28,9 @@ const program = new Command()
 // Stage commands are registered here, one line each, in pipeline order.
 const stages: Command[] = [
   generateCommand,
+  verifyCommand,
   filterCommand,
   mixCommand,
-  verifyCommand,
   trainCommand,
   exportCommand,
   evalCommand,
@@ -38,7 +38,8 @@ const stages: Command[] = [
   reportCommand,
   serveCommand,
 ];
-for (const stage of stages) program.addCommand(stage);
+// addCommand does not pass settings down: every stage reports usage errors the same way (exit 2)
+for (const stage of stages) program.addCommand(stage.exitOverride().showHelpAfterError());
 
 try {
   await program.parseAsync(process.argv);

@@ -49,7 +49,6 @@ export const filterCommand = new Command("filter")
   .option("--recipe <file.yaml>", "read these options from a YAML recipe (flags override it)")
   .addOption(new Option("--quiet", "no progress output"))
   // commander errors reach cli.ts, which exits 2 like every usage error (addCommand does not inherit it)
-  .exitOverride()
   .action(async (flags: Record<string, unknown>) => {
     const { recipe, ...rest } = flags;
     const options = resolveOptions(
