@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { renderTeacherMessages } from "../template/render.ts";
 import { createOpenAITeacher, parseOpenAISpec, retryAfterMs } from "./openai.ts";
@@ -137,5 +138,161 @@ describe("openai-compatible teacher", () => {
     const ms = retryAfterMs(new Headers({ "retry-after": soon })) ?? 0;
     assert.ok(ms > 3000 && ms <= 5000, `${ms}`);
     assert.equal(retryAfterMs(new Headers()), undefined);
+  });
+});
+
+/**
+ * The non-streaming path reads replies with node:http itself, so what the `openai` client used to
+ * handle (status errors, bodies cut short, resets) is checked here against a raw loopback TCP server
+ * that writes exactly the bytes each case needs.
+ */
+describe("openai-compatible teacher, raw HTTP replies", () => {
+  let respond: (socket: Socket, request: string) => void = () => {};
+  const sockets = new Set<Socket>();
+  let server: Server;
+  let baseURL = "";
+  before(async () => {
+    server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+      let received = "";
+      socket.on("data", (chunk) => {
+        received += chunk.toString("latin1");
+        const head = received.indexOf("\r\n\r\n");
+        const length = Number(/content-length: (\d+)/i.exec(received)?.[1] ?? 0);
+        if (head < 0 || received.length < head + 4 + length) return;
+        const request = received;
+        received = "";
+        respond(socket, request);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  });
+  after(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  const raw = (status: string, headers: string[], body: string) =>
+    `HTTP/1.1 ${status}\r\n${[...headers, `content-length: ${Buffer.byteLength(body)}`].join("\r\n")}\r\n\r\n${body}`;
+  const json = (status: string, body: unknown, headers: string[] = []) =>
+    raw(status, ["content-type: application/json", ...headers], JSON.stringify(body));
+  const failure = async (options: { signal?: AbortSignal; key?: string } = {}) => {
+    if (options.key) process.env.DISTILLERY_RAW_KEY = options.key;
+    const teacher = createOpenAITeacher({ model: "m", baseURL, apiKeyEnv: "DISTILLERY_RAW_KEY" });
+    try {
+      const err = await teacher.sample({ ...request, signal: options.signal }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof TeacherError, `expected a TeacherError, got ${err}`);
+      return err;
+    } finally {
+      await teacher.close?.();
+      delete process.env.DISTILLERY_RAW_KEY;
+    }
+  };
+
+  it("maps statuses to retryable or not, with the server's message and Retry-After", async () => {
+    const soon = new Date(Date.now() + 4000).toUTCString();
+    const cases: [string, string[], boolean, (ms: number | undefined) => boolean][] = [
+      ["408 Request Timeout", [], true, (ms) => ms === undefined],
+      ["409 Conflict", [], true, (ms) => ms === undefined],
+      ["429 Too Many Requests", ["retry-after-ms: 1500"], true, (ms) => ms === 1500],
+      ["429 Too Many Requests", [`retry-after: ${soon}`], true, (ms) => ms! > 2000 && ms! <= 4000],
+      ["502 Bad Gateway", [], true, (ms) => ms === undefined],
+      ["404 Not Found", [], false, (ms) => ms === undefined],
+      ["422 Unprocessable Entity", [], false, (ms) => ms === undefined],
+    ];
+    for (const [status, headers, retryable, retryAfter] of cases) {
+      respond = (socket) => socket.write(json(status, { error: { message: `because ${status}` } }, headers));
+      const err = await failure();
+      assert.equal(err.status, Number(status.slice(0, 3)), status);
+      assert.equal(err.retryable, retryable, status);
+      assert.ok(retryAfter(err.retryAfterMs), `${status}: ${err.retryAfterMs}`);
+      assert.match(err.message, new RegExp(`^HTTP ${status.slice(0, 3)}: .*because ${status}`));
+    }
+    // a plain-text error page keeps its text
+    respond = (socket) =>
+      socket.write(raw("502 Bad Gateway", ["content-type: text/html"], "<h1>upstream down</h1>"));
+    assert.match((await failure()).message, /upstream down/);
+  });
+
+  it("never shows the key, even when the server echoes it", async () => {
+    respond = (socket, text) => {
+      const auth = /authorization: ([^\r]*)/i.exec(text)?.[1];
+      socket.write(json("401 Unauthorized", { error: { message: `invalid key: ${auth}` } }));
+    };
+    const err = await failure({ key: "sk-raw-secret-456" });
+    assert.equal(err.retryable, false);
+    assert.match(err.message, /invalid key: Bearer \[redacted\]/);
+    assert.doesNotMatch(err.message, /sk-raw-secret-456/);
+  });
+
+  it("calls bodies that are not a completion malformed and retryable", async () => {
+    const bodies = [
+      raw("200 OK", ["content-type: application/json"], '{"id": "x", "choices": ['),
+      raw("200 OK", ["content-type: text/plain"], "OK"),
+      raw("200 OK", ["content-type: application/json"], "null"),
+      raw("200 OK", ["content-type: application/json"], ""),
+    ];
+    for (const body of bodies) {
+      respond = (socket) => socket.write(body);
+      const err = await failure();
+      assert.equal(err.retryable, true, body);
+      assert.match(err.message, /^malformed response/, body);
+    }
+  });
+
+  it("calls a body cut short or a reset connection a retryable connection failure", async () => {
+    const full = JSON.stringify(openaiBody);
+    const cases: [string, (socket: Socket) => void][] = [
+      [
+        "content-length longer than the body",
+        (socket) =>
+          socket.end(
+            `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${full.length}\r\n\r\n${full.slice(0, 40)}`,
+          ),
+      ],
+      [
+        "chunked body without its last chunk",
+        (socket) =>
+          socket.end(
+            `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n28\r\n${full.slice(0, 40)}\r\n`,
+          ),
+      ],
+      ["reset before any reply", (socket) => socket.resetAndDestroy()],
+      [
+        "reset in the middle of the body",
+        (socket) => {
+          socket.write(
+            `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${full.length}\r\n\r\n${full.slice(0, 40)}`,
+          );
+          setTimeout(() => socket.resetAndDestroy(), 20);
+        },
+      ],
+      ["closed before any reply", (socket) => socket.end()],
+    ];
+    for (const [name, reply] of cases) {
+      respond = (socket) => reply(socket);
+      const err = await failure();
+      assert.equal(err.retryable, true, `${name}: ${err.message}`);
+      assert.match(err.message, /^connection failed: /, name);
+    }
+    // and the next request on the same kind of connection works
+    respond = (socket) => socket.write(json("200 OK", openaiBody));
+    const teacher = createOpenAITeacher({ model: "m", baseURL });
+    const [c] = await teacher.sample(request);
+    assert.equal(c.text, openaiBody.choices[0].message.content);
+    await teacher.close?.();
+  });
+
+  it("stops at once when the caller aborts, and says not to retry", async () => {
+    respond = () => {}; // never answers
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 30);
+    const err = await failure({ signal: controller.signal });
+    assert.equal(err.retryable, false);
+    assert.match(err.message, /aborted/);
   });
 });

@@ -1,7 +1,7 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
 import { UserError } from "../util/errors.ts";
 import { countTokens } from "../util/tokens.ts";
-import { createHttpFetch } from "./httpFetch.ts";
+import { createAgents, createHttpFetch, type HttpReply, HttpTimeoutError, httpPost } from "./httpFetch.ts";
 import {
   type Completion,
   type FinishReason,
@@ -32,8 +32,12 @@ export function parseOpenAISpec(spec: string): { model: string; baseURL: string 
 
 /**
  * Any OpenAI-compatible chat-completions endpoint (OpenAI, DeepSeek, vLLM, SGLang, Ollama, llama.cpp
- * server, OpenRouter) through the official `openai` client. Retries are the generator's, so this
- * client never retries by itself: every attempt is accounted for in one place.
+ * server, OpenRouter). Streaming goes through the official `openai` client (its SSE parser);
+ * a non-streaming request is one JSON POST on the same keep-alive sockets, parsed once: the client's
+ * per-request work (header merging, logging, web `Response`s) cost more CPU than the request itself
+ * against fast local servers (bench:generate). Its errors are built with the client's own
+ * `APIError.generate`, so both paths map to the same `TeacherError`s. Retries are the generator's,
+ * so neither path retries by itself: every attempt is accounted for in one place.
  * DeepSeek's `reasoning_content` (and vLLM/OpenRouter's `reasoning`) is read from messages and deltas.
  */
 export function createOpenAITeacher(options: OpenAITeacherOptions): Teacher {
@@ -44,13 +48,23 @@ export function createOpenAITeacher(options: OpenAITeacherOptions): Teacher {
       `set the API key in the environment variable ${keyName} (or name another with --api-key-env)`,
     );
   }
+  const timeoutMs = options.timeoutMs ?? 600_000;
+  const agents = createAgents();
   const client = new OpenAI({
     apiKey: apiKey || "no-key",
     baseURL: options.baseURL,
     maxRetries: 0,
-    timeout: options.timeoutMs ?? 600_000,
-    fetch: createHttpFetch(),
+    timeout: timeoutMs,
+    fetch: createHttpFetch(agents),
   });
+  // what the client sends on a non-streaming call, less its telemetry (x-stainless-*) headers
+  const endpoint = new URL(`${options.baseURL.replace(/\/+$/, "")}/chat/completions`);
+  const headers = {
+    "content-type": "application/json",
+    accept: "application/json",
+    "user-agent": "distillery (openai-compatible)",
+    authorization: `Bearer ${apiKey || "no-key"}`,
+  };
   const redact = (text: string) => (apiKey ? text.split(apiKey).join("[redacted]") : text);
   return {
     id: `openai:${options.model}@${options.baseURL}`,
@@ -58,16 +72,47 @@ export function createOpenAITeacher(options: OpenAITeacherOptions): Teacher {
       const body = toRequestBody(options.model, request);
       try {
         if (options.stream) return [await streamOnce(client, body, request.signal)];
-        const response = await client.chat.completions.create(
-          { ...body, stream: false },
-          { signal: request.signal },
-        );
-        return fromResponse(response);
+        const reply = await httpPost(agents, endpoint, JSON.stringify(body), headers, {
+          signal: request.signal,
+          timeoutMs,
+        }).catch((err: unknown) => Promise.reject(fromTransportError(err, request.signal)));
+        return fromResponse(parseReply(reply));
       } catch (err) {
         throw toTeacherError(err, redact);
       }
     },
+    async close() {
+      agents["http:"].destroy();
+      agents["https:"].destroy();
+    },
   };
+}
+
+/**
+ * A whole HTTP reply → the parsed body, or the `openai` client's own error for that status (so
+ * `toTeacherError` sees what the client would have thrown). A 2xx body that is not JSON throws the
+ * SyntaxError that `toTeacherError` calls a malformed response.
+ */
+function parseReply(reply: HttpReply): OpenAI.Chat.Completions.ChatCompletion {
+  const text = reply.body.toString("utf8");
+  if (reply.status >= 200 && reply.status < 300) return JSON.parse(text);
+  let json: object | undefined;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined; // a plain-text error page: the client keeps the text as the message
+  }
+  const headers = new Headers();
+  for (let i = 0; i < reply.rawHeaders.length; i += 2)
+    headers.append(reply.rawHeaders[i], reply.rawHeaders[i + 1]);
+  throw APIError.generate(reply.status, json, json ? undefined : text, headers);
+}
+
+/** Socket-level failures → the client's error classes: abort, timeout, anything else a connection error. */
+function fromTransportError(err: unknown, signal: AbortSignal | undefined): unknown {
+  if (signal?.aborted || (err as Error)?.name === "AbortError") return new APIUserAbortError();
+  if (err instanceof HttpTimeoutError) return new APIConnectionTimeoutError();
+  return new APIConnectionError({ message: (err as Error)?.message, cause: err as Error });
 }
 
 type RequestBody = OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming;
