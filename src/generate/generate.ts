@@ -1,16 +1,28 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { loadPrompts, type PromptRecord } from "../tasks/sources.ts";
-import { createTeacher, isModelFolder } from "../teachers/registry.ts";
+import type { EndpointStats } from "../teachers/pool.ts";
+import { isModelFolder } from "../teachers/registry.ts";
 import type { Teacher } from "../teachers/types.ts";
 import { TeacherError } from "../teachers/types.ts";
-import { resolveMarkers, type TemplateMarkers } from "../template/markers.ts";
+import { resolveMarkers } from "../template/markers.ts";
 import { parseCompletion } from "../template/parse.ts";
 import { renderTeacherMessages } from "../template/render.ts";
 import { UserError } from "../util/errors.ts";
 import { JsonlAppender, readJsonl, repairTornTail } from "../util/jsonl.ts";
 import { createProgress } from "../util/progress.ts";
 import { hashSeed } from "../util/random.ts";
+import { InFlight, RunStopped, sampleOnce } from "./attempt.ts";
+import { Budget, priceFor, type Spent } from "./budget.ts";
+import { createRunTeacher, runConcurrencyOf } from "./endpoints.ts";
+import {
+  fingerprintPrompts,
+  inShard,
+  type RunIdentity,
+  resolveConfig,
+  teacherModelOf,
+  writeRunInfo,
+} from "./identity.ts";
 import { type GenerateOptions, generateOptionsSchema, type ResolvedGenerateOptions } from "./options.ts";
 import { withRetries } from "./retry.ts";
 
@@ -39,6 +51,8 @@ export interface GenerationRecord {
   params: { temperature: number; top_p: number; max_tokens: number };
   seed: number;
   teacher_meta?: Record<string, unknown>;
+  /** The run configuration (generate.json `configs`) this candidate belongs to. */
+  config?: string;
   created_at: string;
 }
 
@@ -49,6 +63,7 @@ export interface FailureRecord {
   status?: number;
   retryable: boolean;
   attempts: number;
+  config?: string;
   created_at: string;
 }
 
@@ -67,57 +82,81 @@ export interface GenerateSummary {
   retries: number;
   seconds: number;
   samplesPerSecond: number;
-}
-
-/** What a run folder was made with: resuming with other settings would mix two configurations. */
-interface RunIdentity {
-  prompts: string;
-  teacher: string;
-  temperature: number;
-  topP: number;
-  maxTokens: number;
-  seed: number;
-  markers: TemplateMarkers;
+  /** Why the run ended before every candidate was tried: its budget, or a signal (SIGINT/SIGTERM). */
+  stopped?: "budget" | "SIGINT" | "SIGTERM" | "signal";
+  /** Candidates in flight or waiting to retry when the run stopped: neither written nor failed. */
+  abandoned: number;
+  /** Candidates not yet tried when the run stopped (a re-run does them). */
+  remaining: number;
+  /** Tokens (and dollars, with a price) spent by everything in this configuration's file, all runs. */
+  spent: Spent;
+  /** The configuration's id and the file its candidates are in. */
+  config: string;
+  file: string;
+  endpoints?: EndpointStats[];
 }
 
 /**
  * `distill generate`: sample `samplesPerPrompt` candidates a prompt from a teacher, in the template,
- * and append them to `<out>/generations.jsonl`. Concurrent up to `concurrency`; retryable errors are
- * retried with backoff; a candidate that still fails is recorded in `failed.jsonl`, not fatal.
+ * and append them to `<out>/generations.jsonl`. Concurrent up to `concurrency`, over one endpoint or a
+ * pool of them; retryable errors (and requests past `requestTimeout`, streams silent past `stallTimeout`)
+ * are retried with backoff; a candidate that still fails is recorded in `failed.jsonl`, not fatal.
  * Resumable: finished `(prompt_id, sample_index)` pairs are skipped, so re-running the same command
  * continues where a crash or kill stopped it, and a `kill -9` loses only requests in flight.
+ * Stops cleanly at a budget, or when `signal` aborts: no new requests, those in flight get `grace`
+ * seconds to finish and are written, and the summary says why it stopped.
  */
 export async function generate(
   input: GenerateOptions,
-  injected?: { teacher?: Teacher },
+  injected?: { teacher?: Teacher; signal?: AbortSignal },
 ): Promise<GenerateSummary> {
   const options: ResolvedGenerateOptions = generateOptionsSchema.parse(input);
   const markers = resolveMarkers(options.markers);
   const started = Date.now();
   mkdirSync(options.out, { recursive: true });
-  const file = path.join(options.out, "generations.jsonl");
-  const failedFile = path.join(options.out, "failed.jsonl");
 
   let prompts: PromptRecord[] = await loadPrompts(options.prompts, options);
   if (options.limit !== undefined) prompts = prompts.slice(0, options.limit);
+  const teacherModel = teacherModelOf(options.teacher);
   const identity: RunIdentity = {
     prompts: options.prompts,
-    teacher: options.teacher,
+    promptsFingerprint: fingerprintPrompts(prompts),
+    teacher: teacherModel,
     temperature: options.temperature,
     topP: options.topP,
     maxTokens: options.maxTokens,
     seed: options.seed,
     markers,
+    ...(options.shard ? { shard: options.shard } : {}),
   };
-  checkIdentity(options.out, identity);
+  if (options.shard) prompts = prompts.filter((p) => inShard(p.id, options.shard!));
+  const { config, info } = resolveConfig(options.out, identity, options.newParams);
+  info.run = {
+    samplesPerPrompt: options.samplesPerPrompt,
+    ...(options.limit === undefined ? {} : { limit: options.limit }),
+    promptCount: prompts.length,
+    promptOptions: {
+      promptField: options.promptField,
+      answerField: options.answerField,
+      idField: options.idField,
+    },
+  };
+  writeRunInfo(options.out, info);
+  const file = path.join(options.out, config.generations);
+  const failedFile = path.join(options.out, config.failed);
 
   const torn = repairTornTail(file);
   if (torn > 0 && !options.quiet)
     process.stderr.write(`generate: removed a torn last line (${torn} bytes) left by a kill\n`);
   const done = new Set<string>();
+  const onDisk = { promptTokens: 0, completionTokens: 0, requests: 0 };
   if (existsSync(file)) {
-    for await (const { value } of readJsonl<GenerationRecord>(file))
+    for await (const { value } of readJsonl<GenerationRecord>(file)) {
       done.add(key(value.prompt_id, value.sample_index));
+      onDisk.promptTokens += value.usage?.prompt_tokens ?? 0;
+      onDisk.completionTokens += value.usage?.completion_tokens ?? 0;
+      onDisk.requests++;
+    }
   }
   repairTornTail(failedFile);
 
@@ -129,14 +168,28 @@ export async function generate(
   }
   const resumed = prompts.length * options.samplesPerPrompt - jobs.length;
 
+  const price = priceFor(options.prices, teacherModel);
+  if (options.maxCost !== undefined && !price) {
+    throw new UserError(
+      `--max-cost needs a price for "${teacherModel.replace(/^[a-z]+:/, "")}": add prices: { <model>: { input, output } } (USD per million tokens) to the recipe`,
+    );
+  }
+  const budget = new Budget(
+    { maxTokensTotal: options.maxTokensTotal, maxCost: options.maxCost },
+    price,
+    options.maxTokens,
+    onDisk,
+  );
+
+  const concurrency = runConcurrencyOf(options.teacher, options, options.concurrency);
   const teacher =
     injected?.teacher ??
-    createTeacher(options.teacher, {
+    createRunTeacher(options.teacher, options, concurrency, {
       markers,
       apiKeyEnv: options.apiKeyEnv,
       stream: options.stream,
-      timeoutMs: options.timeoutMs,
-      sequences: options.concurrency,
+      timeoutMs: deadlineMs(options),
+      sequences: concurrency,
     });
   // students learn the template from their training data, so they get the bare problem
   const useInstruction =
@@ -144,8 +197,21 @@ export async function generate(
   const out = new JsonlAppender(file);
   const failures = new JsonlAppender(failedFile);
   const progress = createProgress("generate", jobs.length, { quiet: options.quiet });
-  const totals = { written: 0, failed: 0, retries: 0, promptTokens: 0, completionTokens: 0 };
-  const policy = { maxAttempts: options.maxAttempts, baseDelayMs: options.retryBaseMs, maxDelayMs: 60_000 };
+  const totals = { written: 0, failed: 0, retries: 0, promptTokens: 0, completionTokens: 0, abandoned: 0 };
+  // `stop` ends retries and backoff waits; `inFlight.abortAll()` cuts requests when the grace ends
+  const stop = new AbortController();
+  let stopped: GenerateSummary["stopped"];
+  const inFlight = new InFlight();
+  const policy = {
+    maxAttempts: options.maxAttempts,
+    baseDelayMs: options.retryBaseMs,
+    maxDelayMs: 60_000,
+    signal: stop.signal,
+  };
+  const limits = {
+    deadlineMs: deadlineMs(options),
+    ...(options.stream ? { stallMs: options.stallTimeout * 1000 } : {}),
+  };
 
   const runOne = async ({ prompt, index }: { prompt: PromptRecord; index: number }) => {
     const seed = hashSeed(options.seed, prompt.id, index);
@@ -156,17 +222,22 @@ export async function generate(
     let last = t0;
     const result = await withRetries(async () => {
       last = performance.now();
-      const [completion] = await teacher.sample({
-        messages,
-        n: 1,
-        temperature: options.temperature,
-        topP: options.topP,
-        maxTokens: options.maxTokens,
-        seed,
-      });
+      const [completion] = await sampleOnce(
+        teacher,
+        {
+          messages,
+          n: 1,
+          temperature: options.temperature,
+          topP: options.topP,
+          maxTokens: options.maxTokens,
+          seed,
+        },
+        limits,
+        inFlight,
+      );
       return completion;
     }, policy);
-    totals.retries += result.attempts - 1;
+    totals.retries += Math.max(0, result.attempts - 1);
     const createdAt = new Date().toISOString();
     if (result.value) {
       const c = result.value;
@@ -193,12 +264,17 @@ export async function generate(
         params: { temperature: options.temperature, top_p: options.topP, max_tokens: options.maxTokens },
         seed,
         ...(c.meta ? { teacher_meta: c.meta } : {}),
+        config: config.id,
         created_at: createdAt,
       };
       out.write(record);
       totals.written++;
       totals.promptTokens += c.usage.promptTokens;
       totals.completionTokens += c.usage.completionTokens;
+      budget.add(c.usage);
+    } else if (result.stopped || result.error instanceof RunStopped) {
+      totals.abandoned++; // stopped mid-way: left for a re-run, recorded nowhere
+      return;
     } else {
       const err = result.error;
       failures.write({
@@ -208,6 +284,7 @@ export async function generate(
         ...(err instanceof TeacherError && err.status !== undefined ? { status: err.status } : {}),
         retryable: err instanceof TeacherError && err.retryable,
         attempts: result.attempts,
+        config: config.id,
         created_at: createdAt,
       } satisfies FailureRecord);
       totals.failed++;
@@ -215,14 +292,40 @@ export async function generate(
     progress.tick(1, { failed: totals.failed, tokens: totals.completionTokens });
   };
 
+  // a stop from outside: no new requests now; the requests in flight get the grace period
+  let graceTimer: NodeJS.Timeout | undefined;
+  const onSignal = () => {
+    stopped ??= signalName(injected?.signal?.reason);
+    stop.abort(new RunStopped(stopped));
+    graceTimer = setTimeout(() => inFlight.abortAll(), options.grace * 1000);
+  };
+  if (injected?.signal?.aborted) onSignal();
+  else injected?.signal?.addEventListener("abort", onSignal, { once: true });
+
+  let next = 0;
+  let busy = 0;
+  const worker = async () => {
+    while (next < jobs.length && !stop.signal.aborted) {
+      if (budget.limited && !budget.allows(busy)) break; // those in flight finish and are written
+      busy++;
+      try {
+        await runOne(jobs[next++]);
+      } finally {
+        busy--;
+      }
+    }
+  };
   try {
-    await runPool(jobs, options.concurrency, runOne);
+    await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
   } finally {
+    clearTimeout(graceTimer);
+    injected?.signal?.removeEventListener("abort", onSignal);
     progress.stop();
     out.close();
     failures.close();
     await teacher.close?.();
   }
+  if (!stopped && next < jobs.length) stopped = "budget";
   const seconds = (Date.now() - started) / 1000;
   const summary: GenerateSummary = {
     out: options.out,
@@ -235,49 +338,27 @@ export async function generate(
     retries: totals.retries,
     seconds,
     samplesPerSecond: totals.written / Math.max(seconds, 1e-3),
+    ...(stopped ? { stopped } : {}),
+    abandoned: totals.abandoned,
+    remaining: jobs.length - next,
+    spent: budget.spent,
+    config: config.id,
+    file,
+    ...("stats" in teacher && typeof teacher.stats === "function" ? { endpoints: teacher.stats() } : {}),
   };
-  writeFileSync(
-    path.join(options.out, "generate.json"),
-    `${JSON.stringify({ identity, summary }, null, 2)}\n`,
-  );
+  writeRunInfo(options.out, { ...info, summary });
   return summary;
+}
+
+/** The hard deadline of one request: `requestTimeout` seconds, else `timeoutMs`. */
+function deadlineMs(options: ResolvedGenerateOptions): number {
+  return options.requestTimeout === undefined ? options.timeoutMs : options.requestTimeout * 1000;
+}
+
+function signalName(reason: unknown): "SIGINT" | "SIGTERM" | "signal" {
+  return reason === "SIGINT" || reason === "SIGTERM" ? reason : "signal";
 }
 
 function key(promptId: string, index: number): string {
   return `${promptId}\u0000${index}`;
-}
-
-/** Refuse to resume a run folder that was made with other settings, naming what changed. */
-function checkIdentity(out: string, identity: RunIdentity): void {
-  const file = path.join(out, "generate.json");
-  if (!existsSync(file)) {
-    writeFileSync(file, `${JSON.stringify({ identity }, null, 2)}\n`);
-    return;
-  }
-  let previous: RunIdentity;
-  try {
-    previous = JSON.parse(readFileSync(file, "utf8")).identity;
-  } catch {
-    throw new UserError("cannot read the run's settings; remove it to start afresh", { file });
-  }
-  const changed = (Object.keys(identity) as (keyof RunIdentity)[]).filter(
-    (k) => JSON.stringify(previous?.[k]) !== JSON.stringify(identity[k]),
-  );
-  if (changed.length > 0) {
-    const what = changed
-      .map((k) => `${k} ${JSON.stringify(previous?.[k])} → ${JSON.stringify(identity[k])}`)
-      .join(", ");
-    throw new UserError(`this run folder was generated with other settings (${what}); use another --out`, {
-      file,
-    });
-  }
-}
-
-/** Run `work` over `items` with at most `concurrency` in flight. */
-async function runPool<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }

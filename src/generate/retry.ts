@@ -6,6 +6,8 @@ export interface RetryPolicy {
   /** First backoff ceiling; doubles each retry ("full jitter": the wait is uniform below the ceiling). */
   baseDelayMs: number;
   maxDelayMs: number;
+  /** Once aborted, no further attempt starts and a backoff wait ends at once. */
+  signal?: AbortSignal;
 }
 
 export const defaultRetryPolicy: RetryPolicy = { maxAttempts: 6, baseDelayMs: 1000, maxDelayMs: 60_000 };
@@ -14,6 +16,8 @@ export interface Attempted<T> {
   value?: T;
   error?: unknown;
   attempts: number;
+  /** The run was stopped before this candidate could finish: neither a result nor a failure. */
+  stopped?: boolean;
 }
 
 /**
@@ -24,17 +28,36 @@ export interface Attempted<T> {
 export async function withRetries<T>(
   fn: (attempt: number) => Promise<T>,
   policy: RetryPolicy,
-  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void> = abortableSleep,
 ): Promise<Attempted<T>> {
+  const { signal } = policy;
   for (let attempt = 1; ; attempt++) {
+    if (signal?.aborted) return { error: signal.reason, attempts: attempt - 1, stopped: true };
     try {
       return { value: await fn(attempt), attempts: attempt };
     } catch (error) {
+      if (signal?.aborted) return { error, attempts: attempt, stopped: true };
       const retryable = error instanceof TeacherError && error.retryable;
       if (!retryable || attempt >= policy.maxAttempts) return { error, attempts: attempt };
       const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
       const advised = (error as TeacherError).retryAfterMs;
-      await sleep(advised === undefined ? Math.random() * ceiling : Math.min(advised, policy.maxDelayMs));
+      await sleep(
+        advised === undefined ? Math.random() * ceiling : Math.min(advised, policy.maxDelayMs),
+        signal,
+      );
     }
   }
+}
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }

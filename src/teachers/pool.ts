@@ -27,6 +27,8 @@ export interface PoolOptions {
   pauseMs?: number;
   maxPauseMs?: number;
   now?: () => number;
+  /** The pool's id (default: the endpoints' ids joined by commas). */
+  id?: string;
 }
 
 export interface EndpointStats {
@@ -140,7 +142,7 @@ export function createTeacherPool(
     });
 
   return {
-    id: endpoints.map((e) => e.teacher.id).join(","),
+    id: options.id ?? endpoints.map((e) => e.teacher.id).join(","),
     async sample(request: SampleRequest): Promise<Completion[]> {
       const { endpoint, seq } = await acquire(request.signal);
       try {
@@ -148,9 +150,11 @@ export function createTeacherPool(
         endpoint.succeed(completions, now());
         return completions.map((c) => ({ ...c, meta: { ...c.meta, endpoint: endpoint.teacher.id } }));
       } catch (err) {
-        // our own aborts (deadline, stop) are judged by the caller, not held against the endpoint
-        if (!request.signal?.aborted)
-          endpoint.fail(err, seq, dispatched, now(), { failuresToPause, basePause, maxPause });
+        // an abort counts against the endpoint only if its reason is the endpoint's fault (a deadline or
+        // stall the caller reports as a TeacherError), not when the caller is stopping
+        const reason = request.signal?.aborted ? request.signal.reason : err;
+        if (reason instanceof TeacherError || !request.signal?.aborted)
+          endpoint.fail(reason, seq, dispatched, now(), { failuresToPause, basePause, maxPause });
         else endpoint.release();
         throw err;
       } finally {

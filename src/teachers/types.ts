@@ -19,6 +19,8 @@ export interface SampleRequest extends SamplingParams {
   /** How many completions to sample for these messages. */
   n: number;
   signal?: AbortSignal;
+  /** Called whenever a streamed response delivers data, so a caller can tell a slow stream from a stalled one. */
+  onActivity?: () => void;
 }
 
 export type FinishReason = "stop" | "length" | "content_filter" | "tool_calls" | "other";
