@@ -218,6 +218,25 @@ describe("openai-compatible teacher, raw HTTP replies", () => {
     assert.match((await failure()).message, /upstream down/);
   });
 
+  it("posts JSON to <base URL>/chat/completions, with or without a trailing slash", async () => {
+    const seen: string[] = [];
+    respond = (socket, text) => {
+      seen.push(text.split("\r\n")[0], /content-type: ([^\r]*)/i.exec(text)?.[1] ?? "");
+      socket.write(json("200 OK", openaiBody));
+    };
+    for (const base of [baseURL, `${baseURL}/`]) {
+      const teacher = createOpenAITeacher({ model: "m", baseURL: base });
+      await teacher.sample(request);
+      await teacher.close?.();
+    }
+    assert.deepEqual(seen, [
+      "POST /v1/chat/completions HTTP/1.1",
+      "application/json",
+      "POST /v1/chat/completions HTTP/1.1",
+      "application/json",
+    ]);
+  });
+
   it("never shows the key, even when the server echoes it", async () => {
     respond = (socket, text) => {
       const auth = /authorization: ([^\r]*)/i.exec(text)?.[1];

@@ -58,7 +58,8 @@ export function createOpenAITeacher(options: OpenAITeacherOptions): Teacher {
     fetch: createHttpFetch(agents),
   });
   // what the client sends on a non-streaming call, less its telemetry (x-stainless-*) headers
-  const endpoint = new URL(`${options.baseURL.replace(/\/+$/, "")}/chat/completions`);
+  const endpoint = new URL(options.baseURL);
+  endpoint.pathname = `${endpoint.pathname.replace(/\/+$/, "")}/chat/completions`;
   const headers = {
     "content-type": "application/json",
     accept: "application/json",
@@ -72,10 +73,13 @@ export function createOpenAITeacher(options: OpenAITeacherOptions): Teacher {
       const body = toRequestBody(options.model, request);
       try {
         if (options.stream) return [await streamOnce(client, body, request.signal)];
-        const reply = await httpPost(agents, endpoint, JSON.stringify(body), headers, {
-          signal: request.signal,
-          timeoutMs,
-        }).catch((err: unknown) => Promise.reject(fromTransportError(err, request.signal)));
+        let reply: HttpReply;
+        try {
+          const transport = { signal: request.signal, timeoutMs };
+          reply = await httpPost(agents, endpoint, JSON.stringify(body), headers, transport);
+        } catch (err) {
+          throw fromTransportError(err, request.signal);
+        }
         return fromResponse(parseReply(reply));
       } catch (err) {
         throw toTeacherError(err, redact);
