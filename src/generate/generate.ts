@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { loadPrompts, type PromptRecord } from "../tasks/sources.ts";
@@ -200,6 +201,7 @@ export async function generate(
   const totals = { written: 0, failed: 0, retries: 0, promptTokens: 0, completionTokens: 0, abandoned: 0 };
   // `stop` ends retries and backoff waits; `inFlight.abortAll()` cuts requests when the grace ends
   const stop = new AbortController();
+  setMaxListeners(0, stop.signal); // every backoff wait listens to it
   let stopped: GenerateSummary["stopped"];
   const inFlight = new InFlight();
   const policy = {
