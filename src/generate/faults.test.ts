@@ -3,7 +3,11 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { type FaultServer, startFaultServer } from "../teachers/faultServer.ts";
+import {
+  type FaultServer,
+  mixedFaultRates as faultRates,
+  startFaultServer,
+} from "../teachers/faultServer.ts";
 import type { FailureRecord, GenerationRecord } from "./generate.ts";
 import { generate } from "./generate.ts";
 
@@ -19,20 +23,6 @@ const readLines = <T>(file: string): T[] => {
     .split("\n")
     .filter(Boolean)
     .map((l) => JSON.parse(l) as T);
-};
-
-/** Roughly one request in four fails, in every way the fault server knows. */
-export const faultRates = {
-  "429-retry-after": 0.01,
-  "429": 0.04,
-  "500": 0.03,
-  "502": 0.03,
-  "503": 0.03,
-  "400": 0.005,
-  reset: 0.03,
-  stall: 0.01,
-  malformed: 0.03,
-  truncated: 0.03,
 };
 
 describe("generation against faulty endpoints", () => {

@@ -24,6 +24,20 @@ export const faultKinds = [
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
+/** Roughly one request in four fails, in every way the server knows; one in 200 is a request error (400). */
+export const mixedFaultRates: Record<FaultKind, number> = {
+  "429-retry-after": 0.01,
+  "429": 0.04,
+  "500": 0.03,
+  "502": 0.03,
+  "503": 0.03,
+  "400": 0.005,
+  reset: 0.03,
+  stall: 0.01,
+  malformed: 0.03,
+  truncated: 0.03,
+};
+
 export interface FaultServerOptions {
   seed?: number;
   /** Probability of each fault a request; the rest are answered properly. */
