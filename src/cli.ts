@@ -9,6 +9,7 @@ import { evalCommand } from "./evaluate/command.ts";
 import { exportCommand } from "./export/command.ts";
 import { filterCommand } from "./filter/command.ts";
 import { generateCommand } from "./generate/command.ts";
+import { mergeCommand } from "./merge/command.ts";
 import { mixCommand } from "./mix/command.ts";
 import { reportCommand } from "./report/command.ts";
 import { serveCommand } from "./serve/command.ts";
@@ -28,6 +29,7 @@ const program = new Command()
 // Stage commands are registered here, one line each, in pipeline order.
 const stages: Command[] = [
   generateCommand,
+  mergeCommand,
   verifyCommand,
   filterCommand,
   mixCommand,
