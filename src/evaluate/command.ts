@@ -1,30 +1,39 @@
 import { Command } from "commander";
+import { resolveOptions } from "../config/recipe.ts";
+import { evalOptionsSchema } from "./options.ts";
 
 export const evalCommand = new Command("eval")
   .description(
     "evaluate a model on a benchmark → <out>/results.jsonl and summary.json (pass@1 over k samples, pass@k, format rate, lengths)",
   )
-  .requiredOption(
+  .option(
     "--model <spec>",
     "a model folder of the project's own, builtin:equations, openai:<model>@<url>, gguf:<path>",
   )
-  .requiredOption(
+  .option(
     "--benchmark <source>",
     "builtin:equations?split=test&count=…, gsm8k:test, math500:test, aime:test, jsonl:<path>",
   )
-  .requiredOption("--out <dir>", "output folder (re-run to resume)")
-  .option("--samples <k>", "samples per item (default 1)", Number)
-  .option("--temperature <t>", "sampling temperature (default 0: greedy)", Number)
-  .option("--top-p <p>", "nucleus sampling (default 1)", Number)
-  .option("--max-tokens <m>", "completion token limit (default 1024)", Number)
-  .option("--limit <n>", "first n items only", Number)
-  .option("--concurrency <c>", "requests in flight / sequences decoded together (default 32)", Number)
-  .option("--seed <s>", "sampling seed (default 0)", Number)
+  .option("--out <dir>", "output folder (re-run to resume)")
+  .option("--samples <k>", "samples per item (default 1)")
+  .option("--temperature <t>", "sampling temperature (default 0: greedy)")
+  .option("--top-p <p>", "nucleus sampling (default 1)")
+  .option("--max-tokens <m>", "completion token limit (default 1024)")
+  .option("--limit <n>", "first n items only")
+  .option("--concurrency <c>", "requests in flight / sequences decoded together (default 32)")
+  .option("--seed <s>", "sampling seed (default 0)")
   .option("--api-key-env <name>", "environment variable holding the API key")
+  .option("--recipe <file.yaml>", "read these options from a YAML recipe (flags override it)")
   .option("--quiet", "no progress output")
-  .action(async (flags) => {
+  .action(async (flags: Record<string, unknown>) => {
+    const { recipe, ...rest } = flags;
+    const options = resolveOptions(
+      evalOptionsSchema,
+      rest,
+      recipe ? { file: String(recipe), stage: "eval" } : undefined,
+    );
     const { evaluate } = await import("./evaluate.ts");
-    const s = await evaluate(flags);
+    const s = await evaluate(options);
     const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
     process.stdout.write(
       `${s.model} on ${s.benchmark}: accuracy ${pct(s.accuracy)} (pass@${s.samples} ${pct(s.pass_at_k)}), ` +
