@@ -72,7 +72,7 @@ export function createOpenAITeacher(options: OpenAITeacherOptions): Teacher {
     async sample(request: SampleRequest): Promise<Completion[]> {
       const body = toRequestBody(options.model, request);
       try {
-        if (options.stream) return [await streamOnce(client, body, request.signal)];
+        if (options.stream) return [await streamOnce(client, body, request.signal, request.onActivity)];
         let reply: HttpReply;
         try {
           const transport = { signal: request.signal, timeoutMs };
@@ -162,16 +162,24 @@ export function fromResponse(response: OpenAI.Chat.Completions.ChatCompletion): 
   });
 }
 
-async function streamOnce(client: OpenAI, body: RequestBody, signal?: AbortSignal): Promise<Completion> {
+/** `onActivity` is called when the stream opens and with each chunk, for the caller's stall detection. */
+async function streamOnce(
+  client: OpenAI,
+  body: RequestBody,
+  signal?: AbortSignal,
+  onActivity?: () => void,
+): Promise<Completion> {
   const stream = await client.chat.completions.create(
     { ...body, n: 1, stream: true, stream_options: { include_usage: true } },
     { signal },
   );
+  onActivity?.();
   let text = "";
   let reasoning = "";
   let finish: string | null = null;
   let usage: OpenAI.CompletionUsage | undefined;
   for await (const chunk of stream) {
+    onActivity?.();
     const choice = chunk.choices?.[0];
     const delta = choice?.delta as
       | { content?: string | null; reasoning_content?: string; reasoning?: string }
