@@ -29,6 +29,9 @@ export function endpointsOf(
           .slice(base.length + 1)
           .split(",")
           .filter(Boolean);
+  // only teachers reached by URL have endpoints (`openai:<model>` may take all of its URLs from a recipe)
+  if (urls.length === 0 && settings.endpoints?.length && !spec.startsWith("openai:"))
+    throw new UserError(`teacher "${spec}" takes no endpoints`);
   for (const e of settings.endpoints ?? []) if (!urls.includes(e.url)) urls.push(e.url);
   const limitsOf = (url?: string): EndpointLimits => {
     const own = settings.endpoints?.find((e) => e.url === url);
@@ -38,10 +41,7 @@ export function endpointsOf(
       tokensPerMinute: own?.tokensPerMinute ?? settings.tokensPerMinute,
     };
   };
-  if (urls.length === 0) {
-    if (settings.endpoints?.length) throw new UserError(`teacher "${spec}" takes no endpoints`);
-    return [{ spec, limits: limitsOf() }];
-  }
+  if (urls.length === 0) return [{ spec, limits: limitsOf() }];
   return urls.map((url) => ({ spec: `${base}@${url}`, url, limits: limitsOf(url) }));
 }
 
