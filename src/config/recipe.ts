@@ -54,8 +54,13 @@ export function resolveOptions<S extends z.ZodType>(
   const result = schema.safeParse({ ...(fromRecipe?.values ?? {}), ...defined });
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const field = issue.path.map(String).join(".") || undefined;
-  const key = String(issue.path[0] ?? "");
+  // a misspelt option is an unrecognized key of the object that holds it, not a path of its own
+  const path = [
+    ...issue.path.map(String),
+    ...(issue.code === "unrecognized_keys" ? issue.keys.slice(0, 1) : []),
+  ];
+  const field = path.join(".") || undefined;
+  const key = path[0] ?? "";
   const fromFile = fromRecipe && !(key in defined) && key in fromRecipe.values;
   if (fromFile)
     throw new UserError(issue.message, { file: recipe!.file, line: fromRecipe.lineOf(key), field });
