@@ -2,7 +2,7 @@ import { setMaxListeners } from "node:events";
 import { closeSync, existsSync, mkdirSync, openSync, writeSync } from "node:fs";
 import path from "node:path";
 import { loadPrompts, type PromptRecord } from "../tasks/sources.ts";
-import type { EndpointStats } from "../teachers/pool.ts";
+import type { EndpointStats, TeacherPool } from "../teachers/pool.ts";
 import { isModelFolder } from "../teachers/registry.ts";
 import type { Teacher } from "../teachers/types.ts";
 import { TeacherError } from "../teachers/types.ts";
@@ -192,6 +192,7 @@ export async function generate(
       timeoutMs: deadlineMs(options),
       sequences: concurrency,
     });
+  const pool = "cancelWaiting" in teacher ? (teacher as TeacherPool) : undefined;
   // students learn the template from their training data, so they get the bare problem
   const useInstruction =
     options.instruction ?? !(options.teacher.startsWith("model:") || isModelFolder(options.teacher));
@@ -299,6 +300,8 @@ export async function generate(
   const onSignal = () => {
     stopped ??= signalName(injected?.signal?.reason);
     stop.abort(new RunStopped(stopped));
+    // requests still queued for an endpoint have not been issued: they never will be
+    pool?.cancelWaiting(new RunStopped(stopped));
     graceTimer = setTimeout(() => inFlight.abortAll(), options.grace * 1000);
   };
   if (injected?.signal?.aborted) onSignal();
@@ -346,7 +349,7 @@ export async function generate(
     spent: budget.spent,
     config: config.id,
     file,
-    ...("stats" in teacher && typeof teacher.stats === "function" ? { endpoints: teacher.stats() } : {}),
+    ...(pool ? { endpoints: pool.stats() } : {}),
   };
   writeRunInfo(options.out, { ...info, summary });
   return summary;

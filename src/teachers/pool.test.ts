@@ -169,6 +169,13 @@ describe("teacher pool", () => {
     a.fail(new TeacherError("request aborted", true));
     assert.match(String(await p), /aborted/);
     assert.match(String(await queued), /stop/, "a waiting request leaves the queue when aborted");
+    const held = pool.sample(request).catch((e) => e);
+    await tick();
+    const waiting = pool.sample(request).catch((e) => e);
+    pool.cancelWaiting(new Error("stopping"));
+    assert.match(String(await waiting), /stopping/);
+    a.answer();
+    assert.equal((await held)[0].text, completion.text, "requests in flight are not cancelled");
     assert.equal(pool.stats()[0].state, "healthy");
     assert.equal(pool.stats()[0].inFlight, 0);
   });

@@ -48,6 +48,8 @@ export interface EndpointStats {
 
 export interface TeacherPool extends Teacher {
   stats(): EndpointStats[];
+  /** Reject every request still waiting for an endpoint (a stopping run issues nothing more). */
+  cancelWaiting(reason: unknown): void;
 }
 
 /** HTTP answers that mean "too much load here", which shrink the window. */
@@ -162,6 +164,9 @@ export function createTeacherPool(
       }
     },
     stats: () => states.map((s) => s.stats()),
+    cancelWaiting(reason: unknown) {
+      for (const w of waiters.splice(0)) w.reject(reason);
+    },
     async close() {
       if (timer) clearTimeout(timer);
       await Promise.all(endpoints.map((e) => e.teacher.close?.()));
