@@ -46,42 +46,26 @@ function streamingTeacher(chunks: number, everyMs: number, silentAfter = Number.
 
 describe("one attempt: deadline, stall, stop", () => {
   it("lets a slow stream that keeps sending finish, and aborts one that falls silent", async () => {
-    const inFlight = new InFlight();
+    const inFlight = new InFlight({ deadlineMs: 10_000, stallMs: 150 });
     // 12 chunks 25 ms apart (300 ms) under a 150 ms stall limit: slow, not stalled
-    const [c] = await sampleOnce(
-      streamingTeacher(12, 25),
-      request,
-      { deadlineMs: 10_000, stallMs: 150 },
-      inFlight,
-    );
+    const [c] = await sampleOnce(streamingTeacher(12, 25), request, inFlight);
     assert.equal(c.text, "x = 2");
-    const err = await sampleOnce(
-      streamingTeacher(12, 25, 3),
-      request,
-      { deadlineMs: 10_000, stallMs: 150 },
-      inFlight,
-    ).catch((e) => e);
+    const err = await sampleOnce(streamingTeacher(12, 25, 3), request, inFlight).catch((e) => e);
     assert.ok(err instanceof TeacherError && err.retryable, String(err));
     assert.match(err.message, /stream silent for 0\.15 s \(--stall-timeout\)/);
     assert.equal(inFlight.size, 0);
   });
 
   it("aborts a request past its hard deadline even while it keeps sending", async () => {
-    const err = await sampleOnce(
-      streamingTeacher(1000, 10),
-      request,
-      { deadlineMs: 120, stallMs: 100 },
-      new InFlight(),
-    ).catch((e) => e);
+    const limits = { deadlineMs: 120, stallMs: 100 };
+    const err = await sampleOnce(streamingTeacher(1000, 10), request, new InFlight(limits)).catch((e) => e);
     assert.ok(err instanceof TeacherError && err.retryable);
     assert.match(err.message, /no complete response within 0\.12 s \(--request-timeout\)/);
   });
 
   it("cuts requests in flight when a stop's grace period ends", async () => {
-    const inFlight = new InFlight();
-    const pending = sampleOnce(streamingTeacher(1000, 10), request, { deadlineMs: 60_000 }, inFlight).catch(
-      (e) => e,
-    );
+    const inFlight = new InFlight({ deadlineMs: 60_000 });
+    const pending = sampleOnce(streamingTeacher(1000, 10), request, inFlight).catch((e) => e);
     await new Promise((r) => setTimeout(r, 30));
     assert.equal(inFlight.size, 1);
     inFlight.abortAll();

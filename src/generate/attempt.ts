@@ -13,83 +13,113 @@ export interface AttemptLimits {
   stallMs?: number;
 }
 
+interface Attempt {
+  started: number;
+  lastActivity: number;
+  cut(reason: unknown): void;
+}
+
 /**
- * The requests in flight, so a stop can cut them when the grace period ends. One controller per
- * attempt; `abortAll` is the end of the grace period.
+ * The attempts in flight, watched by one timer for the whole run rather than one per request (timers
+ * and abort listeners per request cost more CPU than a request to a fast local server): it ticks at an
+ * eighth of the tightest limit, so a deadline or stall is noticed within ~12% of its length. A request
+ * past its deadline, or a stream silent past its stall limit, is cut with a retryable TeacherError;
+ * `abortAll` (the end of a stop's grace period) cuts everything with RunStopped.
  */
 export class InFlight {
-  private readonly controllers = new Set<AbortController>();
+  private readonly attempts = new Set<Attempt>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly tickMs: number;
+
+  /**
+   * `signals: false` sends requests without an abort signal: a cut only settles the attempt, and the
+   * request ends by the transport's own timeout (set to the same deadline) or when the teacher is
+   * closed. Cheaper per request; only for a plain teacher, never a pool (whose queue must see aborts)
+   * nor a stream (whose stalls must free the connection).
+   */
+  constructor(
+    readonly limits: AttemptLimits,
+    readonly signals = true,
+  ) {
+    const tightest = Math.min(limits.deadlineMs, limits.stallMs ?? Number.POSITIVE_INFINITY);
+    this.tickMs = Math.max(5, Math.min(1000, tightest / 8));
+  }
   get size(): number {
-    return this.controllers.size;
+    return this.attempts.size;
   }
-  add(c: AbortController): void {
-    this.controllers.add(c);
+  add(attempt: Attempt): void {
+    this.attempts.add(attempt);
+    if (!this.timer) {
+      this.timer = setInterval(() => this.check(), this.tickMs);
+      this.timer.unref(); // the requests themselves keep the process alive, not their watchdog
+    }
   }
-  delete(c: AbortController): void {
-    this.controllers.delete(c);
+  delete(attempt: Attempt): void {
+    this.attempts.delete(attempt);
+    if (this.attempts.size === 0) this.stopTimer();
   }
   abortAll(): void {
-    for (const c of this.controllers) c.abort(new RunStopped("stopped while in flight"));
+    for (const a of this.attempts) a.cut(new RunStopped("stopped while in flight"));
+  }
+  private check(): void {
+    const t = performance.now();
+    const { deadlineMs, stallMs } = this.limits;
+    for (const a of this.attempts) {
+      if (t - a.started >= deadlineMs)
+        a.cut(
+          new TeacherError(`no complete response within ${seconds(deadlineMs)} (--request-timeout)`, true),
+        );
+      else if (stallMs !== undefined && t - a.lastActivity >= stallMs)
+        a.cut(new TeacherError(`stream silent for ${seconds(stallMs)} (--stall-timeout)`, true));
+    }
+  }
+  private stopTimer(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
   }
 }
 
 /**
- * One attempt at a request under a hard deadline and, for streams, a stall limit: a response that takes
- * too long, or a stream that goes silent, is aborted and reported as a retryable TeacherError (the abort
- * reason too, so a pool holds it against the endpoint). One timer per attempt, re-armed only when it
- * fires (a stream's chunks just stamp the time).
+ * One attempt at a request under the run's deadline and stall limits. A cut aborts the request's signal
+ * with the reason (so a pool holds a deadline or stall against the endpoint, and a stop against nobody)
+ * and rejects at once, even if the teacher does not listen to its signal.
  */
 export async function sampleOnce(
   teacher: Teacher,
   request: SampleRequest,
-  limits: AttemptLimits,
   inFlight: InFlight,
 ): Promise<Completion[]> {
-  const controller = new AbortController();
+  const controller = inFlight.signals ? new AbortController() : undefined;
+  let rejectCut!: (reason: unknown) => void;
+  const cutShort = new Promise<never>((_, reject) => {
+    rejectCut = reject;
+  });
   const started = performance.now();
-  let lastActivity = started;
-  let timer: NodeJS.Timeout | undefined;
-  const check = () => {
-    const t = performance.now();
-    const left = limits.deadlineMs - (t - started);
-    const quiet =
-      limits.stallMs === undefined ? Number.POSITIVE_INFINITY : limits.stallMs - (t - lastActivity);
-    if (left <= 0)
-      controller.abort(
-        new TeacherError(
-          `no complete response within ${seconds(limits.deadlineMs)} (--request-timeout)`,
-          true,
-        ),
-      );
-    else if (quiet <= 0)
-      controller.abort(
-        new TeacherError(`stream silent for ${seconds(limits.stallMs ?? 0)} (--stall-timeout)`, true),
-      );
-    else timer = setTimeout(check, Math.min(left, quiet));
+  const attempt: Attempt = {
+    started,
+    lastActivity: started,
+    cut(reason) {
+      inFlight.delete(attempt);
+      rejectCut(reason); // first, so the race settles with this reason and not the teacher's "aborted"
+      controller?.abort(reason);
+    },
   };
-  timer = setTimeout(check, Math.min(limits.deadlineMs, limits.stallMs ?? Number.POSITIVE_INFINITY));
-  const aborted = new Promise<never>((_, reject) =>
-    controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true }),
-  );
-  inFlight.add(controller);
+  inFlight.add(attempt);
   try {
     const sampling = teacher.sample({
       ...request,
-      signal: controller.signal,
-      ...(limits.stallMs === undefined
+      ...(controller ? { signal: controller.signal } : {}),
+      ...(inFlight.limits.stallMs === undefined
         ? {}
         : {
             onActivity: () => {
-              lastActivity = performance.now();
+              attempt.lastActivity = performance.now();
             },
           }),
     });
-    return await Promise.race([sampling, aborted]);
-  } catch (err) {
-    throw controller.signal.aborted ? controller.signal.reason : err;
+    return await Promise.race([sampling, cutShort]);
   } finally {
-    clearTimeout(timer);
-    inFlight.delete(controller);
+    inFlight.delete(attempt);
   }
 }
 

@@ -204,16 +204,15 @@ export async function generate(
   const stop = new AbortController();
   setMaxListeners(0, stop.signal); // every backoff wait listens to it
   let stopped: GenerateSummary["stopped"];
-  const inFlight = new InFlight();
+  const inFlight = new InFlight(
+    { deadlineMs: deadlineMs(options), ...(options.stream ? { stallMs: options.stallTimeout * 1000 } : {}) },
+    Boolean(pool || options.stream || injected?.teacher), // see InFlight: plain requests skip the signal
+  );
   const policy = {
     maxAttempts: options.maxAttempts,
     baseDelayMs: options.retryBaseMs,
     maxDelayMs: 60_000,
     signal: stop.signal,
-  };
-  const limits = {
-    deadlineMs: deadlineMs(options),
-    ...(options.stream ? { stallMs: options.stallTimeout * 1000 } : {}),
   };
 
   const runOne = async ({ prompt, index }: { prompt: PromptRecord; index: number }) => {
@@ -235,7 +234,6 @@ export async function generate(
           maxTokens: options.maxTokens,
           seed,
         },
-        limits,
         inFlight,
       );
       return completion;
