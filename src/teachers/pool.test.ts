@@ -193,4 +193,35 @@ describe("teacher pool", () => {
     await Promise.all(all);
     assert.equal(a.requests(), 11);
   });
+
+  it("keeps to tokens per minute, reserving a request's usual tokens when it is sent", async () => {
+    let clock = 0;
+    const a = heldTeacher("a");
+    // 600 tokens a minute: 100 at once, then 10 a second; each answer costs 15 tokens
+    const pool = createTeacherPool(
+      [{ teacher: a.teacher, limits: { concurrency: 100, tokensPerMinute: 600 } }],
+      {
+        now: () => clock,
+      },
+    );
+    const first = pool.sample(request); // nothing known yet: nothing reserved
+    await tick();
+    a.answer();
+    await first;
+    // now each request reserves 15: 85 left → 6 go at once (the 6th overdraws to -5), the 7th waits
+    const burst = Array.from({ length: 7 }, () => pool.sample(request));
+    await tick();
+    assert.equal(a.pending.length, 6);
+    while (a.pending.length) a.answer();
+    await Promise.all(burst.slice(0, 6));
+    clock += 1000; // +10 tokens: level 5, so the waiting request goes
+    const more = pool.sample(request); // any event wakes the queue
+    await tick();
+    assert.equal(a.pending.length, 1, "the waiting one went; the new one waits");
+    clock += 2000;
+    a.answer();
+    await tick();
+    while (a.pending.length) a.answer();
+    await Promise.all([burst[6], more]);
+  });
 });

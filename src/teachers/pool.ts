@@ -65,7 +65,7 @@ export function createTeacherPool(
   const basePause = options.pauseMs ?? 1000;
   const maxPause = options.maxPauseMs ?? 60_000;
   const states = endpoints.map((e) => new EndpointState(e.teacher, e.limits, now()));
-  type Slot = { endpoint: EndpointState; seq: number };
+  type Slot = { endpoint: EndpointState; seq: number; reserved: number };
   const waiters: { resolve: (slot: Slot) => void; reject: (err: unknown) => void }[] = [];
   let dispatched = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -104,8 +104,8 @@ export function createTeacherPool(
       const t = now();
       const choice = pick(t);
       if (choice instanceof EndpointState) {
-        choice.dispatch(t);
-        waiters.shift()!.resolve({ endpoint: choice, seq: ++dispatched });
+        const reserved = choice.dispatch(t);
+        waiters.shift()!.resolve({ endpoint: choice, seq: ++dispatched, reserved });
         continue;
       }
       if (choice.allPaused) {
@@ -146,10 +146,10 @@ export function createTeacherPool(
   return {
     id: options.id ?? endpoints.map((e) => e.teacher.id).join(","),
     async sample(request: SampleRequest): Promise<Completion[]> {
-      const { endpoint, seq } = await acquire(request.signal);
+      const { endpoint, seq, reserved } = await acquire(request.signal);
       try {
         const completions = await endpoint.teacher.sample(request);
-        endpoint.succeed(completions, now());
+        endpoint.succeed(completions, now(), reserved);
         return completions.map((c) => ({ ...c, meta: { ...c.meta, endpoint: endpoint.teacher.id } }));
       } catch (err) {
         // an abort counts against the endpoint only if its reason is the endpoint's fault (a deadline or
@@ -158,6 +158,7 @@ export function createTeacherPool(
         if (reason instanceof TeacherError || !request.signal?.aborted)
           endpoint.fail(reason, seq, dispatched, now(), { failuresToPause, basePause, maxPause });
         else endpoint.release();
+        endpoint.refund(now(), reserved);
         throw err;
       } finally {
         pump();
@@ -186,6 +187,8 @@ class EndpointState {
   private requestBucket: Bucket | undefined;
   private tokenBucket: Bucket | undefined;
   private counts = { requests: 0, successes: 0, failures: 0, backoffs: 0, pauses: 0 };
+  /** Mean tokens of a request here, reserved from the tokens/min bucket when one is sent. */
+  private meanTokens = 0;
 
   constructor(
     readonly teacher: Teacher,
@@ -202,11 +205,20 @@ class EndpointState {
     return Math.max(this.requestBucket?.readyAt(t, 1) ?? t, this.tokenBucket?.readyAt(t, 0) ?? t);
   }
 
-  dispatch(t: number): void {
+  /** Count a request sent now; returns the tokens reserved for it (the mean so far). */
+  dispatch(t: number): number {
     if (this.state === "paused") this.state = "probing";
     this.inFlight++;
     this.counts.requests++;
     this.requestBucket?.take(t, 1);
+    // reserve what a request usually costs, so many sent at once cannot overdraw tokens/min
+    const reserved = this.tokenBucket ? this.meanTokens : 0;
+    this.tokenBucket?.take(t, reserved);
+    return reserved;
+  }
+
+  refund(t: number, reserved: number): void {
+    this.tokenBucket?.take(t, -reserved);
   }
 
   release(): void {
@@ -214,7 +226,7 @@ class EndpointState {
     if (this.state === "probing") this.state = "paused"; // the probe was cancelled: probe again
   }
 
-  succeed(completions: Completion[], t: number): void {
+  succeed(completions: Completion[], t: number, reserved: number): void {
     this.inFlight--;
     this.counts.successes++;
     this.failuresInRow = 0;
@@ -222,7 +234,8 @@ class EndpointState {
     this.pauseMs = 0;
     this.window = Math.min(this.limits.concurrency, this.window + 1 / this.window);
     const tokens = completions.reduce((sum, c) => sum + c.usage.promptTokens + c.usage.completionTokens, 0);
-    this.tokenBucket?.take(t, tokens);
+    this.tokenBucket?.take(t, tokens - reserved);
+    this.meanTokens += (tokens - this.meanTokens) / this.counts.successes;
   }
 
   fail(
