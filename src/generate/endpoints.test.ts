@@ -67,7 +67,7 @@ describe("teacher endpoints", () => {
     );
   });
 
-  it("uses the plain adapter for one endpoint without limits, a pool otherwise", () => {
+  it("uses the plain adapter for one endpoint given no endpoint settings, a pool otherwise", () => {
     const plain = createRunTeacher("openai:m@http://127.0.0.1:1/v1", {}, 8, {});
     assert.equal("stats" in plain, false);
     const pooled = createRunTeacher("openai:m@http://127.0.0.1:1/v1,http://127.0.0.1:2/v1", {}, 8, {});
@@ -75,6 +75,11 @@ describe("teacher endpoints", () => {
     assert.ok("stats" in pooled && pooled.stats().length === 2);
     const limited = createRunTeacher("openai:m@http://127.0.0.1:1/v1", { requestsPerMinute: 60 }, 8, {});
     assert.ok("stats" in limited);
+    const adaptive = createRunTeacher("openai:m@http://127.0.0.1:1/v1", { endpointConcurrency: 8 }, 8, {});
+    assert.ok(
+      "stats" in adaptive && adaptive.stats()[0].window === 8,
+      "one endpoint given a limit adapts too",
+    );
     assert.throws(
       () => endpointsOf("builtin:equations", { endpoints: [{ url: "http://x" }] }, 8),
       /takes no endpoints/,

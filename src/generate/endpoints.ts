@@ -46,8 +46,10 @@ export function endpointsOf(
 }
 
 /**
- * The run's teacher: the plain adapter for one endpoint without limits of its own (nothing between the
- * generator and the client), a pool otherwise.
+ * The run's teacher: the plain adapter for one endpoint given no endpoint settings at all (nothing
+ * between the generator and the client: the fast path for a local server), a pool otherwise — also for
+ * one endpoint given any limit (`--endpoint-concurrency`, rates, `endpoints:`), which brings adaptive
+ * concurrency and pausing to a single provider too.
  */
 export function createRunTeacher(
   spec: string,
@@ -59,13 +61,14 @@ export function createRunTeacher(
   const [only] = endpoints;
   const plain =
     endpoints.length === 1 &&
-    only.limits.concurrency >= runConcurrency &&
+    !settings.endpointConcurrency &&
+    !settings.endpoints?.length &&
     !only.limits.requestsPerMinute &&
     !only.limits.tokensPerMinute;
   if (plain) return createTeacher(only.spec, options);
   return createTeacherPool(
     endpoints.map((e) => ({ teacher: createTeacher(e.spec, options), limits: e.limits })),
-    { id: `${teacherModelOf(spec)}@${endpoints.map((e) => e.url ?? "").join(",")}` },
+    { id: only.url ? `${teacherModelOf(spec)}@${endpoints.map((e) => e.url).join(",")}` : spec },
   );
 }
 
