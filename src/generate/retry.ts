@@ -36,8 +36,12 @@ export async function withRetries<T>(
     try {
       return { value: await fn(attempt), attempts: attempt };
     } catch (error) {
-      if (signal?.aborted) return { error, attempts: attempt, stopped: true };
       const retryable = error instanceof TeacherError && error.retryable;
+      // the server refused the request itself (400, 401…): a failure, stopping or not
+      if (!retryable && error instanceof TeacherError && error.status !== undefined)
+        return { error, attempts: attempt };
+      // otherwise a stop cuts retries short: the candidate is left for a re-run, not recorded as failed
+      if (signal?.aborted) return { error, attempts: attempt, stopped: true };
       if (!retryable || attempt >= policy.maxAttempts) return { error, attempts: attempt };
       const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
       const advised = (error as TeacherError).retryAfterMs;
