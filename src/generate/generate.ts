@@ -119,6 +119,13 @@ export async function generate(
   let prompts: PromptRecord[] = await loadPrompts(options.prompts, options);
   if (options.limit !== undefined) prompts = prompts.slice(0, options.limit);
   const teacherModel = teacherModelOf(options.teacher);
+  // before anything is written: a refused run leaves no trace
+  const price = priceFor(options.prices, teacherModel);
+  if (options.maxCost !== undefined && !price) {
+    throw new UserError(
+      `--max-cost needs a price for "${teacherModel.replace(/^[a-z]+:/, "")}": add prices: { <model>: { input, output } } (USD per million tokens) to the recipe`,
+    );
+  }
   const identity: RunIdentity = {
     prompts: options.prompts,
     promptsFingerprint: fingerprintPrompts(prompts),
@@ -169,12 +176,6 @@ export async function generate(
   }
   const resumed = prompts.length * options.samplesPerPrompt - jobs.length;
 
-  const price = priceFor(options.prices, teacherModel);
-  if (options.maxCost !== undefined && !price) {
-    throw new UserError(
-      `--max-cost needs a price for "${teacherModel.replace(/^[a-z]+:/, "")}": add prices: { <model>: { input, output } } (USD per million tokens) to the recipe`,
-    );
-  }
   const budget = new Budget(
     { maxTokensTotal: options.maxTokensTotal, maxCost: options.maxCost },
     price,
