@@ -60,7 +60,8 @@ export async function demo(options: DemoOptions): Promise<DemoSummary> {
   };
   mkdirSync(options.out, { recursive: true });
   const bands = size.bands.join(",");
-  const trainSpec = `builtin:equations?count=${size.prompts}&seed=${seed}&difficulty=${bands}&split=train&fraction-rate=0`;
+  const weighted = size.bands.map((b, i) => (size.bandWeights[i] === 1 ? b : `${b}:${size.bandWeights[i]}`));
+  const trainSpec = `builtin:equations?count=${size.prompts}&seed=${seed}&difficulty=${weighted.join(",")}&split=train&fraction-rate=0`;
   const heldOut = `builtin:equations?count=${size.heldOutPerBand * size.bands.length}&seed=${seed + 1000}&difficulty=${bands}&split=test&fraction-rate=0`;
   const generalSpec = `builtin:general?count=${size.generalPrompts}&seed=${seed}`;
   const quiet = options.quiet ?? true;

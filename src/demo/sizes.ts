@@ -5,6 +5,11 @@
 export interface DemoSize {
   /** Bands of the built-in task trained and evaluated. */
   bands: string[];
+  /**
+   * Training prompts drawn from each band per round (evaluation is even). The one-step band has only
+   * ~1,235 distinct training equations, so bigger sets draw the rest from the two-step band.
+   */
+  bandWeights: number[];
   /** Training prompts (train split) and candidates sampled per prompt at `temperature`. */
   prompts: number;
   samplesPerPrompt: number;
@@ -33,6 +38,7 @@ export const demoSizes: Record<DemoSizeName, DemoSize> = {
   /** The whole pipeline in about a minute, for tests: the plumbing, not the learning. */
   smoke: {
     bands: ["one-step", "two-step"],
+    bandWeights: [1, 1],
     prompts: 80,
     samplesPerPrompt: 2,
     temperature: 0.8,
@@ -51,6 +57,7 @@ export const demoSizes: Record<DemoSizeName, DemoSize> = {
   },
   quick: {
     bands: ["one-step", "two-step"],
+    bandWeights: [1, 1],
     prompts: 1200,
     samplesPerPrompt: 4,
     temperature: 0.8,
@@ -69,7 +76,8 @@ export const demoSizes: Record<DemoSizeName, DemoSize> = {
   },
   full: {
     bands: ["one-step", "two-step"],
-    prompts: 2400,
+    bandWeights: [2, 3],
+    prompts: 3000,
     samplesPerPrompt: 4,
     temperature: 0.8,
     generalPrompts: 600,
@@ -80,7 +88,7 @@ export const demoSizes: Record<DemoSizeName, DemoSize> = {
     context: 256,
     batchTokens: 4096,
     baseEpochs: 40,
-    distillEpochs: 20,
+    distillEpochs: 16,
     baseLr: 2e-3,
     distillLr: 1.5e-3,
     maxTokens: 160,

@@ -28,6 +28,7 @@ export interface SourceOptions {
 /**
  * Prompt sources, by spec:
  * - `builtin:equations?count=1000&seed=1&difficulty=one-step,two-step&split=train&fraction-rate=0.15`
+ *   (`difficulty=one-step,two-step:3` draws three two-step equations for each one-step one)
  * - `builtin:general?count=1000&seed=1`
  * - `jsonl:<path>` (fields chosen by options)
  * - `gsm8k:<train|test|path>`, `math500:<test|path>`, `aime:<test|path>`, `mawps:<path>`: the reference
@@ -165,13 +166,18 @@ function builtinPrompts(spec: string, rest: string): PromptRecord[] {
   };
   if (name === "equations") {
     const difficulty = params.get("difficulty");
-    const bands = difficulty && difficulty !== "mixed" ? difficulty.split(",") : [...equationBands];
-    for (const band of bands) {
+    // `two-step:3` weighs a band: it comes up three times in the round-robin for each other band's one
+    const bands: string[] = [];
+    for (const item of difficulty && difficulty !== "mixed" ? difficulty.split(",") : [...equationBands]) {
+      const [band = "", weight = "1"] = item.split(":");
       if (!(equationBands as readonly string[]).includes(band)) {
         throw new UserError(
           `unknown difficulty "${band}" in "${spec}" (one of ${equationBands.join(", ")}, or mixed)`,
         );
       }
+      if (!/^[1-9]\d?$/.test(weight))
+        throw new UserError(`the weight of "${band}" must be an integer from 1 to 99 in "${spec}"`);
+      bands.push(...Array<string>(Number(weight)).fill(band));
     }
     const split = params.get("split") ?? "train";
     if (!["train", "test", "all"].includes(split))

@@ -51,7 +51,7 @@ export function inSplit(equation: string, split: EquationOptions["split"]): bool
   return split === "test" ? isTest : !isTest;
 }
 
-/** Distinct problems, bands in round-robin so every band has the same share. */
+/** Distinct problems, bands in round-robin (a band listed twice has twice the share). */
 export function generateEquations(options: Partial<EquationOptions> = {}): EquationProblem[] {
   const o = { ...defaultEquationOptions, ...options };
   const random = seededRandom(hashSeed("equations", o.seed));
@@ -60,7 +60,7 @@ export function generateEquations(options: Partial<EquationOptions> = {}): Equat
   for (let attempts = 0; problems.length < o.count; attempts++) {
     if (attempts > o.count * 200 + 1000) {
       throw new UserError(
-        `only ${problems.length} distinct equations found for ${o.bands.join(", ")} (split ${o.split}); ask for fewer or add bands`,
+        `only ${problems.length} distinct equations found for ${[...new Set(o.bands)].join(", ")} (split ${o.split}); ask for fewer or add bands`,
       );
     }
     const band = o.bands[problems.length % o.bands.length];

@@ -1,3 +1,4 @@
+import { explainSum } from "./arithmetic.ts";
 import { type Expr, type ParsedEquation, parseEquation, toLinear } from "./expression.ts";
 import {
   abs,
@@ -17,7 +18,9 @@ import {
 /**
  * A clear step-by-step solution of a linear equation, one step a line, the way the built-in teacher
  * writes it at temperature 0. Short and explicit on purpose: every number the student must produce
- * appears as a small computation (`20 - 5 = 15`), which is what a small model can learn to copy.
+ * appears as a small computation (`20 - 5 = 15`), and sums and differences as the chains of
+ * arithmetic.ts (`-21 + 14 = -(21 - 14) = -(21 - 10 - 4) = -(11 - 4) = -7`), which is what a small
+ * model can learn to reproduce.
  *
  *   Equation: 3(x - 2) + 4 = 2x + 1
  *   Expand: 3x - 6 + 4 = 2x + 1
@@ -78,9 +81,11 @@ export function solveSteps(equation: string, slip?: Slip): Solution {
     c = left.b.n > 0 ? sub(right.b, left.b) : add(right.b, abs(left.b));
     if (slip && slipAt === "constant") c = add(c, rat(slip.delta));
     const verb = left.b.n > 0 ? `Subtract ${moved} from` : `Add ${moved} to`;
-    lines.push(
-      `${verb} both sides: ${formatCoef(a, v)} = ${formatRational(right.b)} ${op} ${moved} = ${formatRational(c)}`,
-    );
+    const sum =
+      isInt(right.b) && isInt(left.b) && isInt(c)
+        ? explainSum(right.b.n, op, Math.abs(left.b.n), c.n)
+        : `${formatRational(right.b)} ${op} ${moved} = ${formatRational(c)}`;
+    lines.push(`${verb} both sides: ${formatCoef(a, v)} = ${sum}`);
   }
 
   // Isolate x
