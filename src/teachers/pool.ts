@@ -6,7 +6,8 @@ import { type Completion, type SampleRequest, type Teacher, TeacherError } from 
  * waits while every endpoint is busy. Per endpoint:
  * - concurrency adapts by AIMD, as TCP does: an overload answer (429, 503, 529) halves the window,
  *   each healthy response grows it by 1/window (≈ +1 per window of successes), up to the ceiling;
- * - requests/min and tokens/min are token buckets (10 s of burst); tokens are debited as reported;
+ * - requests/min and tokens/min are token buckets (10 s of burst); a request reserves the mean tokens
+ *   of those before it when sent, settled with its reported usage when it returns;
  * - `failuresToPause` retryable failures in a row pause it; when the pause ends one probe request
  *   goes through, and only its success reopens the endpoint (each failed probe doubles the pause).
  * While every endpoint is paused, requests fail at once with a retryable error carrying the time to
