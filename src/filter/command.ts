@@ -1,6 +1,5 @@
 import { Command, Option } from "commander";
 import { resolveOptions } from "../config/recipe.ts";
-import { filter } from "./filter.ts";
 import { filterOptionsSchema } from "./options.ts";
 import { policies } from "./policy.ts";
 
@@ -56,6 +55,7 @@ export const filterCommand = new Command("filter")
       rest,
       recipe ? { file: String(recipe), stage: "filter" } : undefined,
     );
+    const { filter } = await import("./filter.ts"); // loads the checks and eld: only when filtering
     const f = await filter(options);
     const width = Math.max(...f.steps.map((s) => s.step.length));
     const lines = [

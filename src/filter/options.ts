@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { markersOptionSchema } from "../template/markers.ts";
-import { defaultCheckConfig } from "./checks/index.ts";
+import { defaultCheckConfig } from "./checks/defaults.ts";
 import { policies } from "./policy.ts";
 
 const d = defaultCheckConfig;

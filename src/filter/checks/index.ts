@@ -1,4 +1,3 @@
-import { defaultMarkers } from "../../template/markers.ts";
 import { checkCorrectness } from "./correctness.ts";
 import { checkLanguage } from "./language.ts";
 import { checkLength } from "./length.ts";
@@ -8,6 +7,7 @@ import { checkTemplate } from "./template.ts";
 import { checkTruncation } from "./truncation.ts";
 import type { CandidateRecord, Check, CheckConfig, CheckVerdict } from "./types.ts";
 
+export { defaultCheckConfig } from "./defaults.ts";
 export type { CandidateRecord, Check, CheckConfig, CheckVerdict };
 export {
   checkCorrectness,
@@ -17,27 +17,6 @@ export {
   checkRepetition,
   checkTemplate,
   checkTruncation,
-};
-
-/**
- * Defaults, chosen so that clean built-in traces and GSM8K's reference solutions pass (tests hold both):
- * paragraphs up to 1,000 characters or 15 sentences; a line of 8+ characters may occur 3 times, not 4;
- * at most 25% of 8-grams repeated; responses of 1 to 65,536 characters.
- */
-export const defaultCheckConfig: CheckConfig = {
-  markers: defaultMarkers,
-  language: "en",
-  languageMinWords: 5,
-  languageMargin: 0.15,
-  maxParagraphChars: 1000,
-  maxParagraphSentences: 15,
-  repeatedLineMinChars: 8,
-  maxLineRepeats: 4,
-  repetitionNgram: 8,
-  maxRepeatedNgramShare: 0.25,
-  minChars: 1,
-  maxChars: 65536,
-  keepUnverifiable: false,
 };
 
 /**
