@@ -33,7 +33,7 @@ export async function loadExamples(
     examples.push(tokenizeConversation(row.messages, tokenizer, { file, line }));
     rows.push(row);
   }
-  if (examples.length === 0) throw new UserError("no training rows", { file });
+  if (examples.length === 0) throw new UserError("the file holds no chat rows", { file });
   return { examples, rows };
 }
 

@@ -141,4 +141,27 @@ describe("distill train", () => {
       /bad\.jsonl:2, field "messages"/,
     );
   });
+
+  it("skips an empty validation.jsonl beside the data (a mix whose validation share rounded to no rows)", async () => {
+    const mixed = tmp();
+    writeRows(path.join(mixed, "train.jsonl"), 20);
+    writeFileSync(path.join(mixed, "validation.jsonl"), "");
+    const options = { init: small, context: 128, batchTokens: 256, maxSteps: 1, quiet: true };
+    const summary = await train({
+      ...options,
+      data: path.join(mixed, "train.jsonl"),
+      out: path.join(mixed, "m"),
+    });
+    assert.equal(summary.validationLoss, null);
+    // named explicitly, an empty file is still an error
+    await assert.rejects(
+      train({
+        ...options,
+        data: path.join(mixed, "train.jsonl"),
+        validation: path.join(mixed, "validation.jsonl"),
+        out: path.join(mixed, "n"),
+      }),
+      /validation\.jsonl.*no chat rows/,
+    );
+  });
 });

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { initParams, TrainableDecoder } from "../engine/decoder.ts";
 import { AdamW } from "../engine/optim.ts";
@@ -254,7 +254,8 @@ async function trainTokenizerFor(o: ResolvedTrainOptions, vocabSize: number): Pr
 
 function siblingValidation(data: string): string | undefined {
   const candidate = path.join(path.dirname(data), "validation.jsonl");
-  return candidate !== data && existsSync(candidate) ? candidate : undefined;
+  // mix writes an empty one when the validation share rounds to no rows: nothing to validate on
+  return candidate !== data && existsSync(candidate) && statSync(candidate).size > 0 ? candidate : undefined;
 }
 
 function checkVocabulary(examples: Example[], vocab: number, file: string): void {
