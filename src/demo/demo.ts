@@ -8,7 +8,7 @@ import { report } from "../report/report.ts";
 import { formatCompletion } from "../template/render.ts";
 import { trainBpeTokenizer } from "../tokenizer/bpeTrainer.ts";
 import { writeTokenizerFiles } from "../tokenizer/tokenizer.ts";
-import { train } from "../train/train.ts";
+import { trainIsolated } from "../train/isolated.ts";
 import { hashSeed, seededRandom, shuffle } from "../util/random.ts";
 import { type DemoSize, type DemoSizeName, demoSizes } from "./sizes.ts";
 
@@ -176,7 +176,7 @@ export async function demo(options: DemoOptions): Promise<DemoSummary> {
     "train_base",
     `new:${size.student} on ${sets.base} answer-only rows, ${size.baseEpochs} epochs`,
     () =>
-      train({
+      trainIsolated({
         ...trainCommon,
         data: dir("data", "base", "train.jsonl"),
         init: `new:${size.student}?vocab=${size.vocab}&context=${size.context}`,
@@ -187,7 +187,7 @@ export async function demo(options: DemoOptions): Promise<DemoSummary> {
   );
   for (const set of ["distilled", "distilled_unfiltered"] as const) {
     await stage(`train_${set}`, `base + ${sets[set]} rows, ${size.distillEpochs} epochs`, () =>
-      train({
+      trainIsolated({
         ...trainCommon,
         data: dir("data", set, "train.jsonl"),
         init: dir("models", "base"),

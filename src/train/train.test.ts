@@ -164,4 +164,25 @@ describe("distill train", () => {
       /validation\.jsonl.*no chat rows/,
     );
   });
+
+  it("trains in a fresh process, and a user's mistake there comes back as the same message", async () => {
+    const { trainIsolated } = await import("./isolated.ts");
+    const summary = await trainIsolated({
+      data,
+      init: small,
+      context: 128,
+      batchTokens: 256,
+      maxSteps: 2,
+      quiet: true,
+      out: path.join(dir, "iso"),
+    });
+    assert.equal(summary.steps, 2);
+    assert.ok(readFileSync(path.join(dir, "iso", "model.safetensors")).length > 0);
+    const bad = path.join(dir, "bad-iso.jsonl");
+    writeFileSync(bad, '{"messages": []}\n');
+    await assert.rejects(
+      trainIsolated({ data: bad, init: small, out: path.join(dir, "bad-iso"), quiet: true }),
+      (err: Error) => err.name === "UserError" && /bad-iso\.jsonl:1/.test(err.message),
+    );
+  });
 });
