@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
@@ -10,20 +10,9 @@ import {
 } from "../teachers/faultServer.ts";
 import type { FailureRecord, GenerationRecord } from "./generate.ts";
 import { generate } from "./generate.ts";
+import { readLines } from "./testRecords.ts";
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), "distill-faults-"));
-const readLines = <T>(file: string): T[] => {
-  let text = "";
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return [];
-  }
-  return text
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as T);
-};
 
 describe("generation against faulty endpoints", () => {
   it("1,000 candidates over two faulty endpoints: each completed or failed with its error, none twice, every request accounted for", async () => {

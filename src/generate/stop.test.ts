@@ -7,21 +7,10 @@ import { describe, it } from "node:test";
 import { mixedFaultRates as faultRates, startFaultServer } from "../teachers/faultServer.ts";
 import { seededRandom } from "../util/random.ts";
 import { type FailureRecord, type GenerationRecord, generate } from "./generate.ts";
+import { readLines } from "./testRecords.ts";
 
 const repo = path.resolve(import.meta.dirname, "../..");
 const tmp = () => mkdtempSync(path.join(tmpdir(), "distill-stop-"));
-const readLines = <T>(file: string): T[] => {
-  let text = "";
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return [];
-  }
-  return text
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as T);
-};
 const lineCount = (file: string) => {
   try {
     return readFileSync(file, "utf8").split("\n").length - 1;
