@@ -171,7 +171,9 @@ async function judgeAll(
     }
     const failed = names.filter((n) => verdicts[n].pass === false);
     for (const n of failed) stats.failures[n]++;
-    const part = parts.length === 1 ? parts[0] : parts[promptHash % parts.length];
+    // range partitions of the id hash, each read back in hash order (selectAndDedup): the second pass
+    // meets prompts in one order however many partitions there are, so "earlier" duplicates are the same
+    const part = parts[Math.floor((promptHash / 2 ** 53) * parts.length)];
     const entry: Entry = { line, prompt_id: record.prompt_id, failed };
     if (failed.length === 0) {
       entry.record = { ...record, checks: verdicts };
@@ -247,7 +249,8 @@ async function selectAndDedup(
       if (group) group.push(value);
       else groups.set(value.prompt_id, [value]);
     }
-    for (const [promptId, entries] of groups) {
+    const ordered = [...groups].sort(([a], [b]) => hash53(a) - hash53(b));
+    for (const [promptId, entries] of ordered) {
       const passing = entries.filter((e) => e.record).map((e) => e.record!);
       if (passing.length === 0) {
         if (!entries.some((e) => e.contaminated)) {
