@@ -7,7 +7,7 @@ export interface DemoSize {
   bands: string[];
   /**
    * Training prompts drawn from each band per round (evaluation is even). The one-step band has only
-   * ~1,235 distinct training equations, so bigger sets draw the rest from the two-step band.
+   * ~2,540 distinct training equations, so bigger sets draw the rest from the two-step band.
    */
   bandWeights: number[];
   /** Training prompts (train split) and candidates sampled per prompt at `temperature`. */

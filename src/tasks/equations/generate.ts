@@ -91,7 +91,8 @@ export function equationPrompt(equation: string): string {
 function makeEquation(random: Random, band: EquationBand, fractional: boolean): string {
   const s = randInt(random, -12, 12);
   const a = nonUnit(random, 2, 9);
-  const b = randInt(random, 1, 20);
+  // constants up to 50: two-digit sums and differences, which a student must work out step by step
+  const b = randInt(random, 1, 50);
   // k·s + m as the integer right-hand side, or an arbitrary one that k does not divide when fractional
   const rhs = (k: number, m: number) => {
     if (!fractional || Math.abs(k) === 1) return k * s + m;
