@@ -55,13 +55,6 @@ export class Budget {
     }
     return true;
   }
-
-  /** `12,345 tokens ($0.0270)` for messages. */
-  describe(): string {
-    const tokens = this.spent.promptTokens + this.spent.completionTokens;
-    const cost = this.spent.cost === undefined ? "" : ` ($${this.spent.cost.toFixed(4)})`;
-    return `${tokens.toLocaleString("en-US")} tokens${cost}`;
-  }
 }
 
 export function costOf(price: Price, promptTokens: number, completionTokens: number): number {

@@ -107,19 +107,19 @@ export function resolveConfig(
   out: string,
   identity: RunIdentity,
   newParams: boolean,
-): { config: RunConfig; info: RunInfo; isNew: boolean } {
+): { config: RunConfig; info: RunInfo } {
   const info = readRunInfo(out);
   const id = configId(identity);
   if (!info) {
     const config = { id, identity, generations: "generations.jsonl", failed: "failed.jsonl" };
-    return { config, info: { identity, config: id, configs: [config] }, isNew: true };
+    return { config, info: { identity, config: id, configs: [config] } };
   }
   const known = info.configs.find((c) => sameIdentity(c.identity, identity));
   if (known) {
     // fields an older version did not record are filled in
-    const config = { ...known, id: known.id, identity };
+    const config = { ...known, identity };
     info.configs = info.configs.map((c) => (c === known ? config : c));
-    return { config, info: { ...info, identity, config: config.id }, isNew: false };
+    return { config, info: { ...info, identity, config: config.id } };
   }
   const latest = info.configs.find((c) => c.id === info.config) ?? info.configs.at(-1)!;
   if (!newParams) {
@@ -131,7 +131,7 @@ export function resolveConfig(
   }
   const config = { id, identity, generations: `generations-${id}.jsonl`, failed: `failed-${id}.jsonl` };
   info.configs.push(config);
-  return { config, info: { ...info, identity, config: id }, isNew: true };
+  return { config, info: { ...info, identity, config: id } };
 }
 
 /** `temperature 0.6 → 0.9, shard "1/2" → "2/2"`; fields an older run did not record are not compared. */
