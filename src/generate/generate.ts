@@ -1,5 +1,5 @@
 import { setMaxListeners } from "node:events";
-import { closeSync, existsSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { loadPrompts, type PromptRecord } from "../tasks/sources.ts";
 import type { EndpointStats, TeacherPool } from "../teachers/pool.ts";
@@ -10,7 +10,7 @@ import { resolveMarkers } from "../template/markers.ts";
 import { parseCompletion } from "../template/parse.ts";
 import { renderTeacherMessages } from "../template/render.ts";
 import { UserError } from "../util/errors.ts";
-import { JsonlAppender, readJsonl, repairTornTail } from "../util/jsonl.ts";
+import { BatchedJsonlAppender, JsonlAppender, readJsonl, repairTornTail } from "../util/jsonl.ts";
 import { createProgress } from "../util/progress.ts";
 import { hashSeed } from "../util/random.ts";
 import { InFlight, RunStopped, sampleOnce } from "./attempt.ts";
@@ -197,7 +197,7 @@ export async function generate(
   // students learn the template from their training data, so they get the bare problem
   const useInstruction =
     options.instruction ?? !(options.teacher.startsWith("model:") || isModelFolder(options.teacher));
-  const out = new BatchedAppender(file);
+  const out = new BatchedJsonlAppender(file);
   const failures = new JsonlAppender(failedFile);
   const progress = createProgress("generate", jobs.length, { quiet: options.quiet });
   const totals = { written: 0, failed: 0, retries: 0, promptTokens: 0, completionTokens: 0, abandoned: 0 };
@@ -365,44 +365,4 @@ function signalName(reason: unknown): "SIGINT" | "SIGTERM" | "signal" {
 
 function key(promptId: string, index: number): string {
   return `${promptId}\u0000${index}`;
-}
-
-/**
- * Appends JSONL records with one write(2) per event-loop turn instead of one per record: at a few
- * thousand candidates/s the syscalls cost more than parsing the replies (bench:generate). Every write
- * holds whole lines, so a kill leaves at most a torn last line (repaired on resume) and loses only the
- * records of the current turn, which a re-run samples again like the requests in flight. A failed
- * write is thrown by the next `write` (and by `close` if no `write` came after it).
- */
-class BatchedAppender {
-  private readonly fd: number;
-  private pending: string[] = [];
-  private error: unknown;
-  private thrown = false;
-  constructor(readonly file: string) {
-    this.fd = openSync(file, "a");
-  }
-  write(record: unknown): void {
-    if (this.error !== undefined) {
-      this.thrown = true;
-      throw this.error;
-    }
-    if (this.pending.length === 0) setImmediate(this.flush);
-    this.pending.push(`${JSON.stringify(record)}\n`);
-  }
-  close(): void {
-    this.flush();
-    closeSync(this.fd);
-    if (this.error !== undefined && !this.thrown) throw this.error;
-  }
-  private readonly flush = () => {
-    if (this.pending.length === 0) return;
-    const text = this.pending.join("");
-    this.pending = [];
-    try {
-      writeSync(this.fd, text);
-    } catch (err) {
-      this.error ??= err;
-    }
-  };
 }
