@@ -249,8 +249,9 @@ async function selectAndDedup(
       if (group) group.push(value);
       else groups.set(value.prompt_id, [value]);
     }
-    const ordered = [...groups].sort(([a], [b]) => hash53(a) - hash53(b));
-    for (const [promptId, entries] of ordered) {
+    const ordered = [...groups].map(([id, entries]) => ({ id, entries, h: hash53(id) }));
+    ordered.sort((a, b) => a.h - b.h);
+    for (const { id: promptId, entries } of ordered) {
       const passing = entries.filter((e) => e.record).map((e) => e.record!);
       if (passing.length === 0) {
         if (!entries.some((e) => e.contaminated)) {
