@@ -160,7 +160,7 @@ export async function generate(
   const onDisk = { promptTokens: 0, completionTokens: 0, requests: 0 };
   if (existsSync(file)) {
     for await (const { value } of readJsonl<GenerationRecord>(file)) {
-      done.add(key(value.prompt_id, value.sample_index));
+      done.add(candidateKey(value.prompt_id, value.sample_index));
       onDisk.promptTokens += value.usage?.prompt_tokens ?? 0;
       onDisk.completionTokens += value.usage?.completion_tokens ?? 0;
       onDisk.requests++;
@@ -171,7 +171,7 @@ export async function generate(
   const jobs: { prompt: PromptRecord; index: number }[] = [];
   for (const prompt of prompts) {
     for (let index = 0; index < options.samplesPerPrompt; index++) {
-      if (!done.has(key(prompt.id, index))) jobs.push({ prompt, index });
+      if (!done.has(candidateKey(prompt.id, index))) jobs.push({ prompt, index });
     }
   }
   const resumed = prompts.length * options.samplesPerPrompt - jobs.length;
@@ -363,6 +363,7 @@ function signalName(reason: unknown): "SIGINT" | "SIGTERM" | "signal" {
   return reason === "SIGINT" || reason === "SIGTERM" ? reason : "signal";
 }
 
-function key(promptId: string, index: number): string {
+/** One candidate's key in a run: its prompt and sample index. */
+export function candidateKey(promptId: string, index: number): string {
   return `${promptId}\u0000${index}`;
 }

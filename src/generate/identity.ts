@@ -95,6 +95,11 @@ export function readRunInfo(out: string): RunInfo | undefined {
   return info;
 }
 
+/** The configuration the folder's latest run used. */
+export function currentConfigOf(info: RunInfo): RunConfig {
+  return info.configs.find((c) => c.id === info.config) ?? info.configs.at(-1)!;
+}
+
 export function writeRunInfo(out: string, info: RunInfo): void {
   writeFileSync(path.join(out, "generate.json"), `${JSON.stringify(info, null, 2)}\n`);
 }
@@ -121,7 +126,7 @@ export function resolveConfig(
     info.configs = info.configs.map((c) => (c === known ? config : c));
     return { config, info: { ...info, identity, config: config.id } };
   }
-  const latest = info.configs.find((c) => c.id === info.config) ?? info.configs.at(-1)!;
+  const latest = currentConfigOf(info);
   if (!newParams) {
     throw new UserError(
       `this run folder was generated with other settings (${describeChanges(latest.identity, identity)}); ` +

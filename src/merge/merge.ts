@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import type { FailureRecord, GenerationRecord } from "../generate/generate.ts";
+import { candidateKey, type FailureRecord, type GenerationRecord } from "../generate/generate.ts";
 import {
   configId,
+  currentConfigOf,
   describeChanges,
   fingerprintPrompts,
   inShard,
@@ -108,7 +109,7 @@ export async function merge(input: MergeOptions): Promise<MergeSummary> {
       if (!existsSync(file)) continue;
       const shard = config.identity.shard;
       for await (const { value, line } of readJsonl<GenerationRecord>(file)) {
-        const k = key(value.prompt_id, value.sample_index);
+        const k = candidateKey(value.prompt_id, value.sample_index);
         if (shard && !inShard(value.prompt_id, shard))
           throw new UserError(`prompt "${value.prompt_id}" does not belong to shard ${shard}`, {
             file,
@@ -125,7 +126,7 @@ export async function merge(input: MergeOptions): Promise<MergeSummary> {
       const failedFile = path.join(dir, config.failed);
       if (!existsSync(failedFile)) continue;
       for await (const { value } of readJsonl<FailureRecord>(failedFile))
-        failures.set(key(value.prompt_id, value.sample_index), value);
+        failures.set(candidateKey(value.prompt_id, value.sample_index), value);
     }
   } finally {
     generations.close();
@@ -164,9 +165,9 @@ export async function merge(input: MergeOptions): Promise<MergeSummary> {
     summary.expected = prompts.length * samplesPerPrompt;
     for (const p of prompts) {
       const missing: number[] = [];
-      for (let i = 0; i < samplesPerPrompt; i++) if (!written.has(key(p.id, i))) missing.push(i);
+      for (let i = 0; i < samplesPerPrompt; i++) if (!written.has(candidateKey(p.id, i))) missing.push(i);
       if (missing.length === 0) continue;
-      const failedHere = missing.filter((i) => failures.has(key(p.id, i)));
+      const failedHere = missing.filter((i) => failures.has(candidateKey(p.id, i)));
       gapsOut.write({ prompt_id: p.id, missing, failed: failedHere } satisfies Gap);
       summary.gaps++;
     }
@@ -195,10 +196,5 @@ export async function merge(input: MergeOptions): Promise<MergeSummary> {
 function currentConfig(dir: string): { info: RunInfo; config: RunConfig } {
   const info = readRunInfo(dir);
   if (!info) throw new UserError("not a generate run folder (no generate.json)", { file: dir });
-  const config = info.configs.find((c) => c.id === info.config) ?? info.configs.at(-1)!;
-  return { info, config };
-}
-
-function key(promptId: string, index: number): string {
-  return `${promptId}\u0000${index}`;
+  return { info, config: currentConfigOf(info) };
 }
