@@ -40,9 +40,7 @@ export function createHttpFetch(agents: HttpAgents = createAgents()): typeof fet
           signal: options.signal ?? undefined,
         },
         (res) => {
-          const headers = new Headers();
-          for (let i = 0; i < res.rawHeaders.length; i += 2)
-            headers.append(res.rawHeaders[i], res.rawHeaders[i + 1]);
+          const headers = headersOf(res.rawHeaders);
           const status = res.statusCode ?? 500;
           const init = { status, statusText: res.statusMessage, headers };
           if (status === 204 || status === 304 || options.method === "HEAD") {
@@ -63,6 +61,13 @@ export function createHttpFetch(agents: HttpAgents = createAgents()): typeof fet
       request.end(body ?? undefined);
     });
   };
+}
+
+/** Node's raw header list (`[name, value, name, value, …]`) as web `Headers`, repeats kept. */
+export function headersOf(rawHeaders: string[]): Headers {
+  const headers = new Headers();
+  for (let i = 0; i < rawHeaders.length; i += 2) headers.append(rawHeaders[i], rawHeaders[i + 1]);
+  return headers;
 }
 
 /** A whole HTTP response: status, the raw header list (`[name, value, name, value, …]`) and body. */

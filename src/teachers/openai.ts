@@ -1,7 +1,14 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
 import { UserError } from "../util/errors.ts";
 import { countTokens } from "../util/tokens.ts";
-import { createAgents, createHttpFetch, type HttpReply, HttpTimeoutError, httpPost } from "./httpFetch.ts";
+import {
+  createAgents,
+  createHttpFetch,
+  type HttpReply,
+  HttpTimeoutError,
+  headersOf,
+  httpPost,
+} from "./httpFetch.ts";
 import {
   type Completion,
   type FinishReason,
@@ -106,10 +113,7 @@ function parseReply(reply: HttpReply): OpenAI.Chat.Completions.ChatCompletion {
   } catch {
     json = undefined; // a plain-text error page: the client keeps the text as the message
   }
-  const headers = new Headers();
-  for (let i = 0; i < reply.rawHeaders.length; i += 2)
-    headers.append(reply.rawHeaders[i], reply.rawHeaders[i + 1]);
-  throw APIError.generate(reply.status, json, json ? undefined : text, headers);
+  throw APIError.generate(reply.status, json, json ? undefined : text, headersOf(reply.rawHeaders));
 }
 
 /** Socket-level failures → the client's error classes: abort, timeout, anything else a connection error. */
