@@ -70,3 +70,13 @@ export function resolveOptions<S extends z.ZodType>(
 export function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
+
+/** A stage command's options from its flags: `--recipe <file>` (if given) read first, the other flags over it. */
+export function resolveStageOptions<S extends z.ZodType>(
+  schema: S,
+  flags: Record<string, unknown>,
+  stage: string,
+): z.infer<S> {
+  const { recipe, ...rest } = flags;
+  return resolveOptions(schema, rest, recipe ? { file: String(recipe), stage } : undefined);
+}

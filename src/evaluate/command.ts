@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { resolveOptions } from "../config/recipe.ts";
+import { resolveStageOptions } from "../config/recipe.ts";
 import { evalOptionsSchema } from "./options.ts";
 
 export const evalCommand = new Command("eval")
@@ -26,12 +26,7 @@ export const evalCommand = new Command("eval")
   .option("--recipe <file.yaml>", "read these options from a YAML recipe (flags override it)")
   .option("--quiet", "no progress output")
   .action(async (flags: Record<string, unknown>) => {
-    const { recipe, ...rest } = flags;
-    const options = resolveOptions(
-      evalOptionsSchema,
-      rest,
-      recipe ? { file: String(recipe), stage: "eval" } : undefined,
-    );
+    const options = resolveStageOptions(evalOptionsSchema, flags, "eval");
     const { evaluate } = await import("./evaluate.ts");
     const s = await evaluate(options);
     const pct = (x: number) => `${(100 * x).toFixed(1)}%`;

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { resolveOptions } from "../config/recipe.ts";
+import { resolveStageOptions } from "../config/recipe.ts";
 import { exportOptionsSchema } from "./options.ts";
 
 export const exportCommand = new Command("export")
@@ -35,12 +35,7 @@ export const exportCommand = new Command("export")
   .option("--recipe <file.yaml>", "read these options from a YAML recipe (flags override it)")
   .option("--quiet", "no summary line")
   .action(async (flags: Record<string, unknown>) => {
-    const { recipe, ...rest } = flags;
-    const options = resolveOptions(
-      exportOptionsSchema,
-      rest,
-      recipe ? { file: String(recipe), stage: "export" } : undefined,
-    );
+    const options = resolveStageOptions(exportOptionsSchema, flags, "export");
     const { exportModel } = await import("./export.ts");
     const s = await exportModel(options);
     if (options.quiet) return;

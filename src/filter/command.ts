@@ -1,5 +1,5 @@
 import { Command, Option } from "commander";
-import { resolveOptions } from "../config/recipe.ts";
+import { resolveStageOptions } from "../config/recipe.ts";
 import { filterOptionsSchema } from "./options.ts";
 import { policies } from "./policy.ts";
 
@@ -49,12 +49,7 @@ export const filterCommand = new Command("filter")
   .addOption(new Option("--quiet", "no progress output"))
   // commander errors reach cli.ts, which exits 2 like every usage error (addCommand does not inherit it)
   .action(async (flags: Record<string, unknown>) => {
-    const { recipe, ...rest } = flags;
-    const options = resolveOptions(
-      filterOptionsSchema,
-      rest,
-      recipe ? { file: String(recipe), stage: "filter" } : undefined,
-    );
+    const options = resolveStageOptions(filterOptionsSchema, flags, "filter");
     const { filter } = await import("./filter.ts"); // loads the checks and eld: only when filtering
     const f = await filter(options);
     const width = Math.max(...f.steps.map((s) => s.step.length));

@@ -1,5 +1,5 @@
 import { Command, Option } from "commander";
-import { resolveOptions } from "../config/recipe.ts";
+import { resolveStageOptions } from "../config/recipe.ts";
 import { generate } from "./generate.ts";
 import { generateOptionsSchema } from "./options.ts";
 
@@ -52,12 +52,7 @@ export const generateCommand = new Command("generate")
   .option("--recipe <file.yaml>", "read these options from a YAML recipe (flags override it)")
   .addOption(new Option("--quiet", "no progress output"))
   .action(async (flags: Record<string, unknown>) => {
-    const { recipe, ...rest } = flags;
-    const options = resolveOptions(
-      generateOptionsSchema,
-      rest,
-      recipe ? { file: String(recipe), stage: "generate" } : undefined,
-    );
+    const options = resolveStageOptions(generateOptionsSchema, flags, "generate");
     // first signal: stop issuing, let requests in flight finish (--grace), write, summarise; second: exit now
     const stop = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {

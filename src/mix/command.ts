@@ -1,5 +1,5 @@
 import { Command, Option } from "commander";
-import { resolveOptions } from "../config/recipe.ts";
+import { resolveStageOptions } from "../config/recipe.ts";
 import { mix } from "./mix.ts";
 import { mixOptionsSchema } from "./options.ts";
 
@@ -20,12 +20,7 @@ export const mixCommand = new Command("mix")
   .addOption(new Option("--quiet", "no progress output"))
   // commander errors reach cli.ts, which exits 2 like every usage error (addCommand does not inherit it)
   .action(async (flags: Record<string, unknown>) => {
-    const { recipe, ...rest } = flags;
-    const options = resolveOptions(
-      mixOptionsSchema,
-      rest,
-      recipe ? { file: String(recipe), stage: "mix" } : undefined,
-    );
+    const options = resolveStageOptions(mixOptionsSchema, flags, "mix");
     const s = await mix(options);
     const drawn = Object.entries(s.drawn)
       .map(([name, d]) => `${name} ${d.drawn}/${d.available}`)

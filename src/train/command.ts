@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { resolveOptions } from "../config/recipe.ts";
+import { resolveStageOptions } from "../config/recipe.ts";
 import { trainOptionsSchema } from "./options.ts";
 
 export const trainCommand = new Command("train")
@@ -32,12 +32,7 @@ export const trainCommand = new Command("train")
   .option("--recipe <file.yaml>", "read these options from a YAML recipe (flags override it)")
   .option("--quiet", "no progress output")
   .action(async (flags: Record<string, unknown>) => {
-    const { recipe, ...rest } = flags;
-    const options = resolveOptions(
-      trainOptionsSchema,
-      rest,
-      recipe ? { file: String(recipe), stage: "train" } : undefined,
-    );
+    const options = resolveStageOptions(trainOptionsSchema, flags, "train");
     const { train } = await import("./train.ts");
     let stopping = false;
     process.once("SIGINT", () => {
