@@ -17,10 +17,14 @@ describe("explainSum", () => {
   it("writes the chains people do in their heads", () => {
     assert.equal(explainSum(-21, "+", 14), "-21 + 14 = -(21 - 14) = -(21 - 10 - 4) = -(11 - 4) = -7");
     assert.equal(explainSum(4, "-", 12), "4 - 12 = -(12 - 4) = -8");
-    assert.equal(explainSum(-1, "-", 17), "-1 - 17 = -(17 + 1) = -18");
-    assert.equal(explainSum(58, "+", 17), "58 + 17 = 58 + 10 + 7 = 68 + 7 = 75");
-    assert.equal(explainSum(58, "+", 8), "58 + 8 = 66");
-    assert.equal(explainSum(-3, "+", 20), "-3 + 20 = 20 - 3 = 17");
+    assert.equal(explainSum(-1, "-", 17), "-1 - 17 = -(17 + 1) = -(10 + 7 + 1) = -(10 + 8) = -18");
+    assert.equal(explainSum(58, "+", 17), "58 + 17 = 58 + 10 + 7 = 68 + 7 = 60 + 8 + 7 = 60 + 15 = 75");
+    assert.equal(explainSum(58, "+", 8), "58 + 8 = 50 + 8 + 8 = 50 + 16 = 66");
+    assert.equal(explainSum(41, "-", 5), "41 - 5 = 30 + 11 - 5 = 30 + 6 = 36");
+    assert.equal(explainSum(60, "-", 7), "60 - 7 = 50 + 10 - 7 = 50 + 3 = 53");
+    assert.equal(explainSum(12, "-", 4), "12 - 4 = 8");
+    assert.equal(explainSum(60, "+", 7), "60 + 7 = 67");
+    assert.equal(explainSum(-3, "+", 20), "-3 + 20 = 20 - 3 = 10 + 10 - 3 = 10 + 7 = 17");
     assert.equal(explainSum(0, "-", 7), "0 - 7 = -7");
   });
 
@@ -32,18 +36,18 @@ describe("explainSum", () => {
           const parts = explainSum(a, op, b).split(" = ");
           assert.equal(Number(parts.at(-1)), want, `${a} ${op} ${b}`);
           for (const part of parts) assert.equal(partValue(part), want, `${a} ${op} ${b}: ${part}`);
-          // the last step before the result adds or takes a single digit or a multiple of ten
-          const lastStep = parts
+          // the last step before the result is a one-digit fact (both numbers below 20), a round number
+          // plus a number below 20, a number plus or minus a round number, or 0 plus or minus a number
+          const step = parts
             .at(-2)!
             .replace(/^-\(|\)$/g, "")
             .split(" ");
-          if (lastStep.length === 3) {
-            const q = Number(lastStep[2]);
-            assert.ok(
-              q < 10 || q % 10 === 0 || Number(lastStep[0]) < 10,
-              `${a} ${op} ${b}: ${parts.join(" = ")}`,
-            );
-          }
+          assert.equal(step.length, 3, `${a} ${op} ${b}: ${parts.join(" = ")}`);
+          const [x, y] = [Math.abs(Number(step[0])), Number(step[2])];
+          assert.ok(
+            x === 0 || (x < 20 && y < 20) || (x % 10 === 0 && y < 20) || y % 10 === 0,
+            `${a} ${op} ${b}: ${parts.join(" = ")}`,
+          );
         }
       }
     }
