@@ -69,9 +69,9 @@ export const demoSizes: Record<DemoSizeName, DemoSize> = {
     context: 256,
     batchTokens: 4096,
     baseEpochs: 20,
-    distillEpochs: 8,
+    distillEpochs: 12,
     baseLr: 2e-3,
-    distillLr: 1.5e-3,
+    distillLr: 2e-3,
     maxTokens: 160,
   },
   full: {
@@ -88,9 +88,9 @@ export const demoSizes: Record<DemoSizeName, DemoSize> = {
     context: 256,
     batchTokens: 4096,
     baseEpochs: 40,
-    distillEpochs: 16,
+    distillEpochs: 24,
     baseLr: 2e-3,
-    distillLr: 1.5e-3,
+    distillLr: 2e-3,
     maxTokens: 160,
   },
 };
