@@ -2,9 +2,13 @@
  * Token generation over the inference decoder: greedy (temperature 0) or sampled (temperature,
  * top-k, top-p, seed), stopping at stop tokens, a token budget, or the context length.
  */
+import { BatchDecoder } from "./batchDecoder.ts";
 import { Decoder, type KvCache } from "./forward.ts";
 import type { Model } from "./model.ts";
 import { Rng } from "./rng.ts";
+import { sampleToken } from "./sampling.ts";
+
+export { argmax, sampleToken } from "./sampling.ts";
 
 export interface GenerateOptions {
   /** Most new tokens to produce (default 256). */
@@ -77,132 +81,28 @@ export function generateBatch(
   prompts: readonly (readonly number[])[],
   opts: BatchGenerateOptions = {},
 ): GenerateResult[] {
-  const decoder = model instanceof Decoder ? model : new Decoder(model);
-  const maxTokens = opts.maxTokens ?? 256;
-  const stop = new Set(opts.stopTokens ?? []);
+  const batch = new BatchDecoder(model instanceof Decoder ? model : new Decoder(model));
   const batchSize = Math.max(1, opts.batchSize ?? 16);
+  const stopTokens = new Set(opts.stopTokens ?? []);
   const results: GenerateResult[] = new Array(prompts.length);
-  interface Slot {
-    index: number;
-    cache: KvCache;
-    rng: Rng;
-    budget: number;
-    tokens: number[];
-    next: number;
-  }
   let waiting = 0;
-  const finish = (index: number, tokens: number[], reason: "stop" | "length") => {
-    results[index] = { tokens, finishReason: reason, promptTokens: prompts[index].length };
-    opts.onResult?.(index, results[index]);
-  };
-  /** Prefills the next waiting prompt; returns null when it finished right away. */
-  const start = (): Slot | null => {
-    const index = waiting++;
-    const prompt = prompts[index];
-    const budget = Math.min(maxTokens, decoder.maxPositions - prompt.length);
-    if (budget <= 0) {
-      finish(index, [], "length");
-      return null;
-    }
-    const cache = decoder.newCache(Math.min(prompt.length + budget, decoder.maxPositions));
-    const rng = new Rng(opts.seeds?.[index] ?? opts.seed ?? 0);
-    const next = sampleToken(decoder.forward(prompt, cache), opts, rng);
-    return { index, cache, rng, budget, tokens: [], next };
-  };
-  let active: Slot[] = [];
   for (;;) {
-    while (active.length < batchSize && waiting < prompts.length) {
-      const slot = start();
-      if (slot) active.push(slot);
+    while (batch.size < batchSize && waiting < prompts.length) {
+      const index = waiting++;
+      const request = {
+        ...opts,
+        prompt: prompts[index],
+        maxTokens: opts.maxTokens ?? 256,
+        seed: opts.seeds?.[index] ?? opts.seed ?? 0,
+        stopTokens,
+      };
+      batch.add(request, (result) => {
+        results[index] = result;
+        opts.onResult?.(index, result);
+      });
     }
-    if (active.length === 0) break;
-    // Record each slot's pending token; retire those that stop or run out of budget.
-    const going: Slot[] = [];
-    for (const s of active) {
-      s.tokens.push(s.next);
-      if (stop.has(s.next)) finish(s.index, s.tokens, "stop");
-      else if (s.tokens.length >= s.budget) finish(s.index, s.tokens, "length");
-      else going.push(s);
-    }
-    active = going;
-    if (active.length === 0) continue;
-    const logits = decoder.forwardBatch(
-      active.map((s) => s.next),
-      active.map((s) => s.cache),
-    );
-    const V = decoder.dims.vocab;
-    active.forEach((s, b) => {
-      s.next = sampleToken(logits.subarray(b * V, (b + 1) * V), opts, s.rng);
-    });
+    if (batch.size === 0) break;
+    batch.step();
   }
   return results;
-}
-
-/** Picks the next token from one row of logits (vocab). Ties in greedy mode go to the lowest id. */
-export function sampleToken(
-  logits: Float32Array,
-  opts: Pick<GenerateOptions, "temperature" | "topP" | "topK">,
-  rng: Rng,
-): number {
-  const temperature = opts.temperature ?? 0;
-  if (temperature <= 0) return argmax(logits);
-  let max = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
-  const probs = new Float64Array(logits.length);
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) {
-    const p = Math.exp((logits[i] - max) / temperature);
-    probs[i] = p;
-    sum += p;
-  }
-  const topP = opts.topP ?? 1;
-  const topK = opts.topK ?? 0;
-  let candidates: number[];
-  if (topP < 1 || (topK > 0 && topK < logits.length)) {
-    // Sort ids by probability (descending, ties by id) and cut by k, then by cumulative mass. Only the
-    // head of the distribution can be in the nucleus or the top k, so sort the ids above a threshold,
-    // lowering it until they hold enough mass and count (exact; avoids sorting 150k ids per token).
-    const k = topK > 0 ? Math.min(topK, logits.length) : logits.length;
-    const V = logits.length;
-    // Unnormalized probabilities: the most likely token has exactly 1.
-    let threshold = 1e-3;
-    let order: number[];
-    for (;;) {
-      order = [];
-      let headMass = 0;
-      for (let i = 0; i < V; i++) {
-        if (probs[i] >= threshold) {
-          order.push(i);
-          headMass += probs[i];
-        }
-      }
-      // The kept ids are a prefix of the global order: enough once they reach topP or number k.
-      if (threshold === 0 || headMass / sum >= topP || order.length >= k) break;
-      threshold = threshold < 1e-30 ? 0 : threshold * 1e-4;
-    }
-    order.sort((a, b) => probs[b] - probs[a] || a - b);
-    candidates = [];
-    let mass = 0;
-    for (let i = 0; i < Math.min(k, order.length); i++) {
-      candidates.push(order[i]);
-      mass += probs[order[i]] / sum;
-      if (mass >= topP) break;
-    }
-  } else {
-    candidates = Array.from({ length: logits.length }, (_, i) => i);
-  }
-  let total = 0;
-  for (const id of candidates) total += probs[id];
-  let r = rng.next() * total;
-  for (const id of candidates) {
-    r -= probs[id];
-    if (r <= 0) return id;
-  }
-  return candidates[candidates.length - 1];
-}
-
-export function argmax(logits: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
-  return best;
 }

@@ -11,7 +11,8 @@ export const serveCommand = new Command("serve")
   .option("--name <id>", "the model id clients use (default: the folder's name)")
   .option("--host <host>", "address to listen on", "127.0.0.1")
   .option("--port <port>", "port (0: any free one)", Number, 8000)
-  .action(async (flags: { model: string; name?: string; host: string; port: number }) => {
+  .option("--parallel <n>", "sequences decoded together; more requests wait for a free one", Number, 8)
+  .action(async (flags: { model: string; name?: string; host: string; port: number; parallel: number }) => {
     const { serve } = await import("./serve.ts");
     const running = await serve(flags);
     process.stderr.write(

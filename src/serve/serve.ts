@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createTeacher } from "../teachers/registry.ts";
-import type { Teacher } from "../teachers/types.ts";
+import type { Completion, Teacher } from "../teachers/types.ts";
 import type { ChatMessage } from "../template/render.ts";
 
 export interface ServeOptions {
@@ -14,6 +14,8 @@ export interface ServeOptions {
   port?: number;
   /** Token limit when a request sets none. */
   defaultMaxTokens?: number;
+  /** Sequences decoded together (default 8); more requests wait for a free one. */
+  parallel?: number;
 }
 
 export interface RunningServer {
@@ -25,11 +27,12 @@ export interface RunningServer {
 /**
  * `distill serve`: an OpenAI-compatible chat-completions server for a model the project trained (or any
  * teacher spec), so any OpenAI client can use a distilled student — or make it the teacher of a smaller
- * one. Routes: `GET /v1/models`, `POST /v1/chat/completions` (non-streaming, and `stream: true` as SSE
- * with the usage chunk). Requests that arrive together are decoded together by the model teacher.
+ * one. Routes: `GET /v1/models`, `POST /v1/chat/completions` (non-streaming, and `stream: true` as SSE,
+ * token by token, with the usage chunk). A model folder decodes every request in flight together, and a
+ * request that arrives mid-way joins at the next step.
  */
 export async function serve(options: ServeOptions): Promise<RunningServer> {
-  const teacher = createTeacher(options.model, { sequences: 8 });
+  const teacher = createTeacher(options.model, { sequences: options.parallel ?? 8 });
   const name = options.name ?? options.model.replace(/\/+$/, "").split("/").at(-1) ?? "model";
   const server = createServer((req, res) => {
     handle(req, res, teacher, name, options.defaultMaxTokens ?? 512).catch((err: unknown) => {
@@ -94,21 +97,17 @@ async function handle(
 
   const created = Math.floor(Date.now() / 1000);
   const id = `chatcmpl-${created.toString(36)}${Math.random().toString(36).slice(2, 10)}`;
-  const completions = await teacher.sample({
+  const n = body.n ?? 1;
+  const sampling = {
     messages: body.messages!,
-    n: body.n ?? 1,
+    n,
     temperature: body.temperature ?? 1,
     topP: body.top_p ?? 1,
     maxTokens: body.max_completion_tokens ?? body.max_tokens ?? defaultMaxTokens,
     seed: body.seed,
-  });
-  const usage = {
-    prompt_tokens: completions[0]?.usage.promptTokens ?? 0,
-    completion_tokens: completions.reduce((s, c) => s + c.usage.completionTokens, 0),
-    total_tokens: 0,
   };
-  usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
   if (!body.stream) {
+    const completions = await teacher.sample(sampling);
     return sendJson(res, 200, {
       id,
       object: "chat.completion",
@@ -120,10 +119,11 @@ async function handle(
         logprobs: null,
         finish_reason: c.finishReason,
       })),
-      usage,
+      usage: usageOf(completions),
     });
   }
-  // SSE: the role, the content, the finish reason, the usage when asked for, then [DONE]
+  // SSE: each choice's role, its text as the model produces it, its finish reason, the usage when
+  // asked for, then [DONE]. A teacher that answers at once sends its whole text in one chunk.
   res.writeHead(200, {
     "content-type": "text/event-stream",
     "cache-control": "no-cache",
@@ -133,13 +133,31 @@ async function handle(
     res.write(
       `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: name, choices, ...extra })}\n\n`,
     );
-  completions.forEach((c, index) => {
+  const content = (index: number, text: string) =>
+    send([{ index, delta: { content: text }, finish_reason: null }]);
+  const streamed = Array.from({ length: n }, () => "");
+  for (let index = 0; index < n; index++)
     send([{ index, delta: { role: "assistant", content: "" }, finish_reason: null }]);
-    send([{ index, delta: { content: c.text }, finish_reason: null }]);
+  const completions = await teacher.sample({
+    ...sampling,
+    onText: (index, delta) => {
+      streamed[index] += delta;
+      content(index, delta);
+    },
+  });
+  completions.forEach((c, index) => {
+    const rest = c.text.startsWith(streamed[index]) ? c.text.slice(streamed[index].length) : "";
+    if (rest) content(index, rest);
     send([{ index, delta: {}, finish_reason: c.finishReason }]);
   });
-  if (body.stream_options?.include_usage) send([], { usage });
+  if (body.stream_options?.include_usage) send([], { usage: usageOf(completions) });
   res.end("data: [DONE]\n\n");
+}
+
+function usageOf(completions: Completion[]) {
+  const prompt = completions[0]?.usage.promptTokens ?? 0;
+  const completion = completions.reduce((s, c) => s + c.usage.completionTokens, 0);
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
 function checkRequest(body: ChatRequest): { message: string; param: string } | null {

@@ -1,90 +1,80 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { ContinuousBatcher } from "../model/batchDecoder.ts";
 import { Decoder } from "../model/forward.ts";
-import { generateBatch } from "../model/generate.ts";
 import { loadModelFolder } from "../model/hfFolder.ts";
-import { loadTokenizer } from "../tokenizer/tokenizer.ts";
+import { loadTokenizer, type TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { UserError } from "../util/errors.ts";
 import type { Completion, SampleRequest, Teacher } from "./types.ts";
 
 /**
  * A model folder of the project's own (what `distill train` writes: config.json, model.safetensors,
  * tokenizer.json with its chat template) as a teacher or an evaluated model, run by the TypeScript
- * decoder with a KV cache. Requests that arrive together (the generator keeps `concurrency` in flight)
- * are decoded together, one batched forward step for all of them.
+ * decoder with a KV cache. Up to `sequences` completions decode together, one batched forward step for
+ * all of them; a request that arrives meanwhile joins at the next step (continuous batching), and with
+ * `onText` its text streams out as it is sampled.
  */
-export function createLocalModelTeacher(dir: string): Teacher {
+export function createLocalModelTeacher(dir: string, options: { sequences?: number } = {}): Teacher {
   if (!existsSync(path.join(dir, "config.json")))
     throw new UserError("not a model folder (no config.json)", { file: dir });
   const model = loadModelFolder(dir);
   const tokenizer = loadTokenizer(dir);
-  const decoder = new Decoder(model);
-  const stopTokens = [
-    tokenizer.eosTokenId,
-    tokenizer.tokenToId("<|im_end|>"),
-    tokenizer.tokenToId("<|endoftext|>"),
-  ].filter((id): id is number => id !== undefined);
-  type Pending = { request: SampleRequest; resolve: (c: Completion[]) => void; reject: (e: unknown) => void };
-  let queue: Pending[] = [];
-
-  const flush = () => {
-    const batch = queue;
-    queue = [];
-    // one generateBatch per set of sampling parameters (a run normally has one)
-    const groups = new Map<string, Pending[]>();
-    for (const p of batch) {
-      const key = `${p.request.temperature}/${p.request.topP}/${p.request.maxTokens}`;
-      groups.set(key, [...(groups.get(key) ?? []), p]);
-    }
-    for (const group of groups.values()) {
-      try {
-        const prompts: number[][] = [];
-        const seeds: number[] = [];
-        for (const { request } of group) {
-          const ids = tokenizer.encode(
-            tokenizer.applyChatTemplate(
-              request.messages.map((m) => ({ ...m })),
-              { addGenerationPrompt: true },
-            ),
-          );
-          for (let i = 0; i < request.n; i++) {
-            prompts.push(ids);
-            seeds.push((request.seed ?? 0) + i);
-          }
-        }
-        const { temperature, topP, maxTokens } = group[0].request;
-        const results = generateBatch(decoder, prompts, {
-          temperature,
-          topP,
-          maxTokens,
-          seeds,
-          stopTokens,
-          batchSize: prompts.length,
-        });
-        let at = 0;
-        for (const { request, resolve } of group) {
-          resolve(
-            results.slice(at, at + request.n).map((r) => ({
-              text: tokenizer.decode(r.tokens.filter((t) => !stopTokens.includes(t))),
-              finishReason: r.finishReason,
-              usage: { promptTokens: r.promptTokens, completionTokens: r.tokens.length },
-            })),
-          );
-          at += request.n;
-        }
-      } catch (err) {
-        for (const p of group) p.reject(err);
-      }
-    }
-  };
+  const batcher = new ContinuousBatcher(new Decoder(model), options.sequences ?? 64);
+  const stopTokens = new Set(
+    [tokenizer.eosTokenId, tokenizer.tokenToId("<|im_end|>"), tokenizer.tokenToId("<|endoftext|>")].filter(
+      (id): id is number => id !== undefined,
+    ),
+  );
 
   return {
     id: `model:${dir}`,
-    sample(request: SampleRequest): Promise<Completion[]> {
-      return new Promise((resolve, reject) => {
-        if (queue.length === 0) setImmediate(flush);
-        queue.push({ request, resolve, reject });
-      });
+    async sample(request: SampleRequest): Promise<Completion[]> {
+      const prompt = tokenizer.encode(
+        tokenizer.applyChatTemplate(
+          request.messages.map((m) => ({ ...m })),
+          { addGenerationPrompt: true },
+        ),
+      );
+      const results = await Promise.all(
+        Array.from({ length: request.n }, (_, i) => {
+          const text = request.onText && textStream(tokenizer, stopTokens, (d) => request.onText!(i, d));
+          return batcher.submit({
+            prompt,
+            maxTokens: request.maxTokens,
+            temperature: request.temperature,
+            topP: request.topP,
+            seed: (request.seed ?? 0) + i,
+            stopTokens,
+            onToken: text,
+          });
+        }),
+      );
+      return results.map((r) => ({
+        text: tokenizer.decode(r.tokens.filter((t) => !stopTokens.has(t))),
+        finishReason: r.finishReason,
+        usage: { promptTokens: r.promptTokens, completionTokens: r.tokens.length },
+      }));
     },
+  };
+}
+
+/**
+ * Token ids in, text deltas out. Byte-level tokens can split a character, so text that ends in an
+ * unfinished one (decoded as U+FFFD) waits for the next token.
+ */
+function textStream(
+  tokenizer: TextTokenizer,
+  stopTokens: ReadonlySet<number>,
+  emit: (delta: string) => void,
+): (token: number) => void {
+  const tokens: number[] = [];
+  let sent = "";
+  return (token) => {
+    if (stopTokens.has(token)) return;
+    tokens.push(token);
+    const text = tokenizer.decode(tokens);
+    if (text.endsWith("\uFFFD") || !text.startsWith(sent) || text.length === sent.length) return;
+    emit(text.slice(sent.length));
+    sent = text;
   };
 }

@@ -15,7 +15,7 @@ export interface TeacherOptions {
   apiKeyEnv?: string;
   stream?: boolean;
   timeoutMs?: number;
-  /** For gguf: parallel sequences (usually the generator's concurrency). */
+  /** For gguf and model folders: sequences decoded together (usually the generator's concurrency). */
   sequences?: number;
 }
 
@@ -40,7 +40,7 @@ export const teacherFactories: Record<
       timeoutMs: options.timeoutMs,
     }),
   gguf: (rest, options) => createGgufTeacher({ path: rest, sequences: options.sequences }),
-  model: (rest) => createLocalModelTeacher(rest),
+  model: (rest, options) => createLocalModelTeacher(rest, { sequences: options.sequences }),
 };
 
 /**
@@ -48,7 +48,7 @@ export const teacherFactories: Record<
  * or a bare path to a model folder of the project's own.
  */
 export function createTeacher(spec: string, options: TeacherOptions = {}): Teacher {
-  if (isModelFolder(spec)) return createLocalModelTeacher(spec);
+  if (isModelFolder(spec)) return createLocalModelTeacher(spec, { sequences: options.sequences });
   const colon = spec.indexOf(":");
   const factory = colon > 0 ? teacherFactories[spec.slice(0, colon)] : undefined;
   if (!factory) {

@@ -21,6 +21,12 @@ export interface SampleRequest extends SamplingParams {
   signal?: AbortSignal;
   /** Called whenever a streamed response delivers data, so a caller can tell a slow stream from a stalled one. */
   onActivity?: () => void;
+  /**
+   * Called with each new piece of completion `index`'s text as it is produced, for a caller that streams
+   * (`distill serve`). Teachers that produce a completion at once never call it: the caller sends the rest
+   * of `Completion.text` when `sample` resolves.
+   */
+  onText?: (index: number, delta: string) => void;
 }
 
 export type FinishReason = "stop" | "length" | "content_filter" | "tool_calls" | "other";
