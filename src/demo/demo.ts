@@ -186,8 +186,8 @@ export async function demo(options: DemoOptions): Promise<DemoSummary> {
         lr: size.baseLr,
       }),
   );
-  // one after the other: run side by side on these two cores they trained at half speed each
-  // (4.5–5k tokens/s against 10k alone), so the pair took as long and the timings said less
+  // one after the other: each training already uses every core (the native kernels run OpenMP
+  // threads), and side by side on these two cores each went at half speed (4.5–5k tokens/s)
   for (const set of ["distilled", "distilled_unfiltered"] as const) {
     await stage(`train_${set}`, `base + ${sets[set]} rows, ${size.distillEpochs} epochs`, () =>
       trainIsolated({
