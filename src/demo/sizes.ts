@@ -69,7 +69,7 @@ export const demoSizes: Record<DemoSizeName, DemoSize> = {
     context: 256,
     batchTokens: 2048,
     baseEpochs: 20,
-    distillEpochs: 8,
+    distillEpochs: 12,
     baseLr: 2e-3,
     distillLr: 2e-3,
     maxTokens: 160,
