@@ -88,7 +88,7 @@ export const demoSizes: Record<DemoSizeName, DemoSize> = {
     context: 256,
     batchTokens: 4096,
     baseEpochs: 40,
-    distillEpochs: 24,
+    distillEpochs: 20,
     baseLr: 2e-3,
     distillLr: 2e-3,
     maxTokens: 160,
