@@ -90,7 +90,9 @@ export function generateBatch(
     while (batch.size < batchSize && waiting < prompts.length) {
       const index = waiting++;
       const request = {
-        ...opts,
+        temperature: opts.temperature,
+        topP: opts.topP,
+        topK: opts.topK,
         prompt: prompts[index],
         maxTokens: opts.maxTokens ?? 256,
         seed: opts.seeds?.[index] ?? opts.seed ?? 0,
