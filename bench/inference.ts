@@ -13,9 +13,9 @@ import { parseModelConfig } from "../src/model/config.ts";
 import { Decoder } from "../src/model/forward.ts";
 import { generate, generateBatch } from "../src/model/generate.ts";
 import { exportGguf } from "../src/model/ggufExport.ts";
-import { tinyCorpus } from "../src/model/ggufTiny.ts";
 import { parameterCount, randomModel } from "../src/model/model.ts";
 import { trainBpeTokenizer } from "../src/tokenizer/bpeTrainer.ts";
+import { tinyCorpus } from "../test/support/tinyGguf.ts";
 
 const sizes = {
   "1M": {

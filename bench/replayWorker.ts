@@ -3,7 +3,7 @@
  * chat completion at once with a recorded response shape. Prints its base URL on stdout.
  */
 import { readFileSync } from "node:fs";
-import { startReplayServer } from "../src/teachers/replayServer.ts";
+import { startReplayServer } from "../test/support/replayServer.ts";
 
 const body = JSON.parse(
   readFileSync(new URL("../test/fixtures/openai-chat-completion.json", import.meta.url), "utf8"),

@@ -28,12 +28,12 @@ import { generateCommand } from "../src/generate/command.ts";
 import { generateOptionsSchema } from "../src/generate/options.ts";
 import { mixCommand } from "../src/mix/command.ts";
 import { mixOptionsSchema, parseSourceSpec } from "../src/mix/options.ts";
-import { writeTinyGgufModel } from "../src/model/ggufTiny.ts";
 import { gsm8kGold, sharedDataDir } from "../src/tasks/sources.ts";
-import { type ReplayRequest, startReplayServer } from "../src/teachers/replayServer.ts";
 import { trainCommand } from "../src/train/command.ts";
 import { trainOptionsSchema } from "../src/train/options.ts";
 import { UserError } from "../src/util/errors.ts";
+import { type ReplayRequest, startReplayServer } from "./support/replayServer.ts";
+import { writeTinyGgufModel } from "./support/tinyGguf.ts";
 
 const repo = path.resolve(import.meta.dirname, "..");
 const recipes = path.join(repo, "examples", "recipes");

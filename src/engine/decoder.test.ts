@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { gradcheck } from "../../test/support/gradcheck.ts";
+import { tinyConfig } from "../../test/support/tinyConfig.ts";
 import { Decoder } from "../model/forward.ts";
 import { randomModel } from "../model/model.ts";
-import { tinyConfig } from "../model/testModels.ts";
 import { Tape } from "./autograd.ts";
 import { type Batch, TrainableDecoder } from "./decoder.ts";
-import { gradcheck } from "./gradcheck.ts";
 import { decoderOptimizer, trainStep } from "./step.ts";
 
 const archs = ["qwen2", "qwen3", "llama"] as const;

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { uniformArray } from "./gradcheck.ts";
+import { uniformArray } from "../../test/support/gradcheck.ts";
 import type { Kernels } from "./kernels.ts";
 import { jsKernels } from "./kernels-js.ts";
 import { loadWasmKernels } from "./kernels-wasm.ts";

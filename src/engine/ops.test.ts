@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { gradcheck, uniformArray } from "../../test/support/gradcheck.ts";
 import { Tape, Tensor } from "./autograd.ts";
-import { gradcheck, uniformArray } from "./gradcheck.ts";
 import { type Kernels, setKernels } from "./kernels.ts";
 import { jsKernels } from "./kernels-js.ts";
 import { loadWasmKernels } from "./kernels-wasm.ts";

@@ -10,8 +10,8 @@ import {
   LlamaChatSession,
   LlamaLogLevel,
 } from "node-llama-cpp";
+import { writeTinyGgufModel } from "../../test/support/tinyGguf.ts";
 import { readGguf } from "../model/ggufFormat.ts";
-import { writeTinyGgufModel } from "../model/ggufTiny.ts";
 import { loadTokenizer } from "../tokenizer/tokenizer.ts";
 import { UserError } from "../util/errors.ts";
 import { exportModel } from "./export.ts";

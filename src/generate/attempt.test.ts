@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { startFaultServer } from "../teachers/faultServer.ts";
+import { startFaultServer } from "../../test/support/faultServer.ts";
 import { type Completion, type SampleRequest, type Teacher, TeacherError } from "../teachers/types.ts";
 import { InFlight, RunStopped, sampleOnce } from "./attempt.ts";
 import { type GenerationRecord, generate } from "./generate.ts";

@@ -7,10 +7,10 @@ import {
   type FaultServer,
   mixedFaultRates as faultRates,
   startFaultServer,
-} from "../teachers/faultServer.ts";
+} from "../../test/support/faultServer.ts";
+import { readLines } from "../../test/support/readLines.ts";
 import type { FailureRecord, GenerationRecord } from "./generate.ts";
 import { generate } from "./generate.ts";
-import { readLines } from "./testRecords.ts";
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), "distill-faults-"));
 

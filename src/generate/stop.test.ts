@@ -4,10 +4,10 @@ import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { mixedFaultRates as faultRates, startFaultServer } from "../teachers/faultServer.ts";
+import { mixedFaultRates as faultRates, startFaultServer } from "../../test/support/faultServer.ts";
+import { readLines } from "../../test/support/readLines.ts";
 import { seededRandom } from "../util/random.ts";
 import { type FailureRecord, type GenerationRecord, generate } from "./generate.ts";
-import { readLines } from "./testRecords.ts";
 
 const repo = path.resolve(import.meta.dirname, "../..");
 const tmp = () => mkdtempSync(path.join(tmpdir(), "distill-stop-"));

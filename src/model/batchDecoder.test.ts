@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { tinyConfig } from "../../test/support/tinyConfig.ts";
 import { ContinuousBatcher } from "./batchDecoder.ts";
 import { Decoder } from "./forward.ts";
 import { generate } from "./generate.ts";
 import { randomModel } from "./model.ts";
-import { tinyConfig } from "./testModels.ts";
 
 test("continuous batching: a request that arrives mid-way joins the running batch, and results equal generate's", async () => {
   const model = randomModel(tinyConfig("qwen2", { vocab_size: 97 }), { seed: 3, std: 0.3 });

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { type ArchName, tinyConfig } from "../../test/support/tinyConfig.ts";
 import { Decoder, logSoftmax } from "./forward.ts";
 import { generate, generateBatch, sampleToken } from "./generate.ts";
 import { randomModel } from "./model.ts";
 import { Rng } from "./rng.ts";
 import { scoreContinuation } from "./score.ts";
-import { type ArchName, tinyConfig } from "./testModels.ts";
 
 const archs: ArchName[] = ["qwen2", "qwen3", "llama"];
 const tokens = Array.from({ length: 20 }, (_, i) => (i * 37 + 11) % 97);

@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { getLlama, type Llama, LlamaChatSession, LlamaLogLevel, readGgufFileInfo } from "node-llama-cpp";
+import { writeTinyGgufModel } from "../../test/support/tinyGguf.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { ggufTokenizerKvs, permuteForInterleavedRope } from "./ggufExport.ts";
 import { GgmlType, kv, readGguf, writeGguf } from "./ggufFormat.ts";
-import { writeTinyGgufModel } from "./ggufTiny.ts";
 
 const root = mkdtempSync(join(tmpdir(), "distill-gguf-"));
 let llama: Llama;

@@ -11,12 +11,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { getLlama, type Llama, LlamaLogLevel, type Token } from "node-llama-cpp";
+import type { ArchName } from "../../test/support/tinyConfig.ts";
+import { writeTinyGgufModel } from "../../test/support/tinyGguf.ts";
 import { architectures } from "./config.ts";
 import { Decoder, logSoftmax } from "./forward.ts";
 import { generate } from "./generate.ts";
 import { exportGguf } from "./ggufExport.ts";
-import { writeTinyGgufModel } from "./ggufTiny.ts";
-import type { ArchName } from "./testModels.ts";
 
 let llama: Llama;
 const root = mkdtempSync(join(tmpdir(), "distill-parity-"));

@@ -22,7 +22,6 @@ export {
 } from "./generate.ts";
 export { exportGguf, exportGgufFromFolder, type GgufExportOptions, ggufTensorName } from "./ggufExport.ts";
 export { type GgufFile, readGguf, writeGguf } from "./ggufFormat.ts";
-export { type TinyGgufModel, type TinyGgufOptions, tinyCorpus, writeTinyGgufModel } from "./ggufTiny.ts";
 export { loadModelFolder, type SaveOptions, saveModelFolder } from "./hfFolder.ts";
 export { checkModelParams, type Model, parameterCount, randomModel, type Tensor } from "./model.ts";
 export { type ModelfileOptions, ollamaModelfile } from "./ollama.ts";
@@ -43,4 +42,3 @@ export {
   writeSafetensorsFolder,
 } from "./safetensors.ts";
 export { type ContinuationScore, scoreContinuation } from "./score.ts";
-export { type ArchName, tinyConfig } from "./testModels.ts";

@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { getLlama, LlamaLogLevel, type Token } from "node-llama-cpp";
+import { writeTinyGgufModel } from "../../test/support/tinyGguf.ts";
 import { logSoftmax } from "./forward.ts";
 import { exportGgufFromFolder } from "./ggufExport.ts";
 import { readGguf } from "./ggufFormat.ts";
-import { writeTinyGgufModel } from "./ggufTiny.ts";
 import { chatPromptIds, generateChat, generateChatBatch, loadPretrained } from "./pretrained.ts";
 
 const root = mkdtempSync(join(tmpdir(), "distill-pretrained-"));

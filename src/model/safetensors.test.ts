@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { tinyConfig } from "../../test/support/tinyConfig.ts";
 import { trainBpeTokenizer } from "../tokenizer/bpeTrainer.ts";
 import { writeTokenizerFiles } from "../tokenizer/tokenizer.ts";
 import { f16ToF32, f32ToBf16, f32ToF16 } from "./dtype.ts";
@@ -10,7 +11,6 @@ import { loadModelFolder, saveModelFolder } from "./hfFolder.ts";
 import { randomModel } from "./model.ts";
 import { ollamaModelfile } from "./ollama.ts";
 import { readSafetensors, writeSafetensors } from "./safetensors.ts";
-import { tinyConfig } from "./testModels.ts";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "distill-st-"));
 

@@ -3,12 +3,12 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, write
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
+import { hostileText, writeFixtureRun } from "../../test/support/fixtureRun.ts";
 import type { EvaluatedRecord } from "../evaluate/evaluate.ts";
 import { UserError } from "../util/errors.ts";
 import { accuracySpec } from "./charts.ts";
 import { reportCommand } from "./command.ts";
 import { pickExamples } from "./examples.ts";
-import { hostileText, writeFixtureRun } from "./fixture.ts";
 import { escapeHtml } from "./html.ts";
 import { completionHtml, renderReport, report } from "./report.ts";
 import { readRun } from "./run.ts";

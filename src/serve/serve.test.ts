@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
+import { writeTinyGgufModel } from "../../test/support/tinyGguf.ts";
 import { generate } from "../generate/generate.ts";
-import { writeTinyGgufModel } from "../model/ggufTiny.ts";
 import { type RunningServer, serve } from "./serve.ts";
 
 /** A student folder (tiny random weights, a real BPE tokenizer with ChatML) served to the official client. */

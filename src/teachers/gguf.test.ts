@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { writeTinyGgufModel } from "../model/ggufTiny.ts";
+import { writeTinyGgufModel } from "../../test/support/tinyGguf.ts";
 import { renderTeacherMessages } from "../template/render.ts";
 import { createGgufTeacher } from "./gguf.ts";
 import type { Teacher } from "./types.ts";

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { type ReplayReply, type ReplayServer, startReplayServer } from "../../test/support/replayServer.ts";
 import { renderTeacherMessages } from "../template/render.ts";
-import { createOpenAITeacher, parseOpenAISpec, retryAfterMs } from "./openai.ts";
-import { type ReplayReply, type ReplayServer, startReplayServer } from "./replayServer.ts";
+import { createOpenAITeacher, retryAfterMs } from "./openai.ts";
 import { TeacherError } from "./types.ts";
 
 const fixture = (name: string) =>
@@ -31,14 +31,6 @@ describe("openai-compatible teacher", () => {
   after(() => server.close());
   const teacher = (options: { stream?: boolean; timeoutMs?: number } = {}) =>
     createOpenAITeacher({ model: "test-model", baseURL: server.baseURL, ...options });
-
-  it("parses the spec", () => {
-    assert.deepEqual(parseOpenAISpec("openai:deepseek-reasoner@https://api.deepseek.com"), {
-      model: "deepseek-reasoner",
-      baseURL: "https://api.deepseek.com",
-    });
-    assert.throws(() => parseOpenAISpec("openai:gpt-4o"), /openai:<model>@/);
-  });
 
   it("maps an OpenAI response and sends the sampling parameters", async () => {
     reply = () => ({ body: openaiBody });

@@ -5,8 +5,8 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import { chromium } from "playwright-core";
-import { hostileText, writeFixtureRun } from "../../src/report/fixture.ts";
 import { report } from "../../src/report/report.ts";
+import { hostileText, writeFixtureRun } from "../support/fixtureRun.ts";
 
 /**
  * The report as a person sees it: a fixture run rendered to report.html, opened from disk in headless

@@ -5,12 +5,12 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type TrainedTokenizer, trainBpeTokenizer } from "../tokenizer/bpeTrainer.ts";
-import type { ModelConfig } from "./config.ts";
-import { exportGguf } from "./ggufExport.ts";
-import { saveModelFolder } from "./hfFolder.ts";
-import { type Model, randomModel } from "./model.ts";
-import { type ArchName, tinyConfig } from "./testModels.ts";
+import type { ModelConfig } from "../../src/model/config.ts";
+import { exportGguf } from "../../src/model/ggufExport.ts";
+import { saveModelFolder } from "../../src/model/hfFolder.ts";
+import { type Model, randomModel } from "../../src/model/model.ts";
+import { type TrainedTokenizer, trainBpeTokenizer } from "../../src/tokenizer/bpeTrainer.ts";
+import { type ArchName, tinyConfig } from "./tinyConfig.ts";
 
 export interface TinyGgufOptions {
   /** Decoder family (default qwen3). */

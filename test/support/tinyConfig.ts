@@ -1,5 +1,5 @@
 /** Tiny configs of each supported architecture, for tests, benchmarks and the GGUF parity check. */
-import { type ModelConfig, parseModelConfig } from "./config.ts";
+import { type ModelConfig, parseModelConfig } from "../../src/model/config.ts";
 
 export type ArchName = "qwen2" | "qwen3" | "llama";
 

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { hashSeed, seededRandom } from "../util/random.ts";
+import { hashSeed, seededRandom } from "../../src/util/random.ts";
 
 /**
  * An OpenAI-compatible chat-completions server on loopback that fails the way real fleets and

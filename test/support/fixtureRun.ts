@@ -1,10 +1,10 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { type EvaluatedRecord, scoreRecords } from "../evaluate/evaluate.ts";
-import { equationPrompt, generateEquations } from "../tasks/equations/generate.ts";
-import { solveSteps } from "../tasks/equations/steps.ts";
-import { hashSeed, seededRandom } from "../util/random.ts";
-import { countTokens } from "../util/tokens.ts";
+import { type EvaluatedRecord, scoreRecords } from "../../src/evaluate/evaluate.ts";
+import { equationPrompt, generateEquations } from "../../src/tasks/equations/generate.ts";
+import { solveSteps } from "../../src/tasks/equations/steps.ts";
+import { hashSeed, seededRandom } from "../../src/util/random.ts";
+import { countTokens } from "../../src/util/tokens.ts";
 
 /**
  * A run folder as the demo writes it, built in milliseconds for the report's tests and benchmark:

@@ -2,7 +2,7 @@
  * Finite-difference gradient check: compares the tape's gradient of L = Σ f(inputs)·R (R a fixed random
  * projection) with central differences (L(x+h) − L(x−h)) / 2h, per input element.
  */
-import { Tape, type Tensor } from "./autograd.ts";
+import { Tape, type Tensor } from "../../src/engine/autograd.ts";
 
 /** Deterministic uniform numbers in [-1, 1) (mulberry32), for test inputs. */
 export function uniformArray(n: number, seed: number, scale = 1): Float32Array {
