@@ -1,8 +1,8 @@
 import { createTeacherPool, type EndpointLimits, type TeacherPool } from "../teachers/pool.ts";
-import { createTeacher, type TeacherOptions } from "../teachers/registry.ts";
+import { createTeacher, type TeacherOptions, teacherFactories } from "../teachers/registry.ts";
+import { openaiSpecFor, parseTeacherSpec, teacherModelOf } from "../teachers/spec.ts";
 import type { Teacher } from "../teachers/types.ts";
 import { UserError } from "../util/errors.ts";
-import { teacherModelOf } from "./identity.ts";
 import type { EndpointOption } from "./options.ts";
 
 export interface EndpointSettings {
@@ -21,18 +21,6 @@ export function endpointsOf(
   settings: EndpointSettings,
   runConcurrency: number | undefined,
 ): { spec: string; url?: string; limits: EndpointLimits }[] {
-  const base = teacherModelOf(spec);
-  const urls =
-    spec === base
-      ? []
-      : spec
-          .slice(base.length + 1)
-          .split(",")
-          .filter(Boolean);
-  // only teachers reached by URL have endpoints (`openai:<model>` may take all of its URLs from a recipe)
-  if (urls.length === 0 && settings.endpoints?.length && !spec.startsWith("openai:"))
-    throw new UserError(`teacher "${spec}" takes no endpoints`);
-  for (const e of settings.endpoints ?? []) if (!urls.includes(e.url)) urls.push(e.url);
   const limitsOf = (url?: string): EndpointLimits => {
     const own = settings.endpoints?.find((e) => e.url === url);
     return {
@@ -41,8 +29,16 @@ export function endpointsOf(
       tokensPerMinute: own?.tokensPerMinute ?? settings.tokensPerMinute,
     };
   };
+  const parsed = parseTeacherSpec(spec, Object.keys(teacherFactories));
+  // only teachers reached by URL have endpoints (`openai:<model>` may take all of its URLs from a recipe)
+  if (parsed.kind !== "openai") {
+    if (settings.endpoints?.length) throw new UserError(`teacher "${spec}" takes no endpoints`);
+    return [{ spec, limits: limitsOf() }];
+  }
+  const urls = [...parsed.urls];
+  for (const e of settings.endpoints ?? []) if (!urls.includes(e.url)) urls.push(e.url);
   if (urls.length === 0) return [{ spec, limits: limitsOf() }];
-  return urls.map((url) => ({ spec: `${base}@${url}`, url, limits: limitsOf(url) }));
+  return urls.map((url) => ({ spec: openaiSpecFor(parsed.model, url), url, limits: limitsOf(url) }));
 }
 
 /**

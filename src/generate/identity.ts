@@ -2,9 +2,12 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { PromptRecord } from "../tasks/sources.ts";
+import { teacherModelOf } from "../teachers/spec.ts";
 import type { TemplateMarkers } from "../template/markers.ts";
 import { UserError } from "../util/errors.ts";
 import { hashSeed } from "../util/random.ts";
+
+export { teacherModelOf };
 
 /**
  * What a run folder's candidates were made with. Resuming with any of it changed would mix two
@@ -49,12 +52,6 @@ export interface RunInfo {
     promptOptions: { promptField?: string; answerField?: string; idField?: string };
   };
   [more: string]: unknown;
-}
-
-/** `openai:m@https://a,https://b` → `openai:m`; specs without URLs are returned as they are. */
-export function teacherModelOf(spec: string): string {
-  const at = spec.search(/@https?:\/\//);
-  return at > 0 ? spec.slice(0, at) : spec;
 }
 
 /** A short stable id of an identity (8 hex digits). */

@@ -15,6 +15,7 @@ import type { Completion, SampleRequest, Teacher } from "./types.ts";
  * `onText` its text streams out as it is sampled.
  */
 export function createLocalModelTeacher(dir: string, options: { sequences?: number } = {}): Teacher {
+  if (!existsSync(dir)) throw new UserError("model folder not found", { file: dir });
   if (!existsSync(path.join(dir, "config.json")))
     throw new UserError("not a model folder (no config.json)", { file: dir });
   const model = loadModelFolder(dir);

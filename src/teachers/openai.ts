@@ -29,14 +29,6 @@ export interface OpenAITeacherOptions {
   timeoutMs?: number;
 }
 
-/** `openai:<model>@<baseURL>`, e.g. `openai:deepseek-reasoner@https://api.deepseek.com`. */
-export function parseOpenAISpec(spec: string): { model: string; baseURL: string } {
-  const body = spec.replace(/^openai:/, "");
-  const at = body.search(/@https?:\/\//);
-  if (at <= 0) throw new UserError(`teacher "${spec}" must look like openai:<model>@<http(s)://base-url>`);
-  return { model: body.slice(0, at), baseURL: body.slice(at + 1) };
-}
-
 /**
  * Any OpenAI-compatible chat-completions endpoint (OpenAI, DeepSeek, vLLM, SGLang, Ollama, llama.cpp
  * server, OpenRouter). Streaming goes through the official `openai` client (its SSE parser);

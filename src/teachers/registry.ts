@@ -1,12 +1,11 @@
-import { existsSync } from "node:fs";
-import path from "node:path";
 import { defaultMarkers, type TemplateMarkers } from "../template/markers.ts";
 import { UserError } from "../util/errors.ts";
 import { createEquationsTeacher } from "./builtin/equations.ts";
 import { createGeneralTeacher } from "./builtin/general.ts";
 import { createGgufTeacher } from "./gguf.ts";
 import { createLocalModelTeacher } from "./local.ts";
-import { createOpenAITeacher, parseOpenAISpec } from "./openai.ts";
+import { createOpenAITeacher } from "./openai.ts";
+import { parseTeacherSpec, type TeacherSpec } from "./spec.ts";
 import type { Teacher } from "./types.ts";
 
 export interface TeacherOptions {
@@ -20,46 +19,56 @@ export interface TeacherOptions {
 }
 
 /**
- * Teachers by spec. A plain record from prefix to factory, so users can add their own adapters:
- * `teacherFactories.myprovider = (rest, options) => …`.
+ * Teachers of the user's own, by prefix: a plain record, so adapters can be added without touching
+ * the project — `teacherFactories.myprovider = (rest, options, spec) => …` makes `myprovider:<rest>`
+ * a teacher spec. The built-in kinds (builtin, openai, gguf, model) are parsed by `parseTeacherSpec`.
  */
 export const teacherFactories: Record<
   string,
   (rest: string, options: TeacherOptions, spec: string) => Teacher
-> = {
-  builtin: (rest, options) => {
-    if (rest === "equations") return createEquationsTeacher(options.markers ?? defaultMarkers);
-    if (rest === "general") return createGeneralTeacher(options.markers ?? defaultMarkers);
-    throw new UserError(`unknown built-in teacher "builtin:${rest}" (builtin:equations, builtin:general)`);
-  },
-  openai: (_rest, options, spec) =>
-    createOpenAITeacher({
-      ...parseOpenAISpec(spec),
-      apiKeyEnv: options.apiKeyEnv,
-      stream: options.stream,
-      timeoutMs: options.timeoutMs,
-    }),
-  gguf: (rest, options) => createGgufTeacher({ path: rest, sequences: options.sequences }),
-  model: (rest, options) => createLocalModelTeacher(rest, { sequences: options.sequences }),
-};
+> = {};
 
 /**
  * `builtin:equations`, `builtin:general`, `openai:<model>@<baseURL>`, `gguf:<path>`, `model:<dir>` —
- * or a bare path to a model folder of the project's own.
+ * or a bare path to a model folder of the project's own. Takes the spec as text or already parsed.
  */
-export function createTeacher(spec: string, options: TeacherOptions = {}): Teacher {
-  if (isModelFolder(spec)) return createLocalModelTeacher(spec, { sequences: options.sequences });
-  const colon = spec.indexOf(":");
-  const factory = colon > 0 ? teacherFactories[spec.slice(0, colon)] : undefined;
-  if (!factory) {
-    throw new UserError(
-      `unknown teacher "${spec}" (builtin:equations, builtin:general, openai:<model>@<url>, gguf:<path>)`,
-    );
+export function createTeacher(spec: string | TeacherSpec, options: TeacherOptions = {}): Teacher {
+  const parsed = typeof spec === "string" ? parseTeacherSpec(spec, Object.keys(teacherFactories)) : spec;
+  switch (parsed.kind) {
+    case "builtin":
+      return parsed.name === "equations"
+        ? createEquationsTeacher(options.markers ?? defaultMarkers)
+        : createGeneralTeacher(options.markers ?? defaultMarkers);
+    case "openai": {
+      if (parsed.urls.length !== 1) {
+        throw new UserError(
+          parsed.urls.length === 0
+            ? `teacher "${parsed.spec}" needs a URL: openai:<model>@<http(s)://base-url>`
+            : `teacher "${parsed.spec}" lists ${parsed.urls.length} endpoints; only \`distill generate\` spreads requests over several`,
+        );
+      }
+      return createOpenAITeacher({
+        model: parsed.model,
+        baseURL: parsed.urls[0],
+        apiKeyEnv: options.apiKeyEnv,
+        stream: options.stream,
+        timeoutMs: options.timeoutMs,
+      });
+    }
+    case "gguf":
+      return createGgufTeacher({ path: parsed.path, sequences: options.sequences });
+    case "model":
+      return createLocalModelTeacher(parsed.dir, { sequences: options.sequences });
+    case "custom":
+      return teacherFactories[parsed.prefix](parsed.rest, options, parsed.spec);
   }
-  return factory(spec.slice(colon + 1), options, spec);
 }
 
-/** A folder with a config.json: a model of the project's own (or any HF checkpoint it can run). */
+/** Whether a spec names a model of the project's own (`model:<dir>` or a bare folder): it gets bare problems. */
 export function isModelFolder(spec: string): boolean {
-  return !/^[a-z]+:/.test(spec) && existsSync(path.join(spec, "config.json"));
+  try {
+    return parseTeacherSpec(spec, Object.keys(teacherFactories)).kind === "model";
+  } catch {
+    return false;
+  }
 }
