@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { UserError } from "../util/errors.ts";
 import { readJsonl } from "../util/jsonl.ts";
+import { parseSpecQuery } from "../util/query.ts";
 import { type EquationBand, equationBands, equationPrompt, generateEquations } from "./equations/generate.ts";
 import { generateGeneral } from "./general.ts";
 
@@ -153,13 +154,23 @@ function asString(value: unknown): string | undefined {
   return typeof value === "string" ? value : typeof value === "number" ? String(value) : undefined;
 }
 
+/** The settings each built-in prompt source takes after `?`. */
+const builtinSettings: Record<string, readonly string[]> = {
+  equations: ["count", "seed", "difficulty", "split", "fraction-rate"],
+  general: ["count", "seed"],
+};
+
 function builtinPrompts(spec: string, rest: string): PromptRecord[] {
-  const [name, query = ""] = rest.split("?");
-  const params = new URLSearchParams(query);
+  const name = rest.split("?")[0];
+  if (!(name in builtinSettings))
+    throw new UserError(
+      `unknown built-in prompt source "${name}" in "${spec}" (${Object.keys(builtinSettings).join(", ")})`,
+    );
+  const { params } = parseSpecQuery(spec, rest, builtinSettings[name]);
   const int = (key: string, fallback: number) => {
     const raw = params.get(key);
     if (raw === null) return fallback;
-    const n = Number(raw);
+    const n = raw.trim() === "" ? Number.NaN : Number(raw);
     if (!Number.isInteger(n) || n < 0)
       throw new UserError(`"${key}" must be a non-negative integer in "${spec}"`);
     return n;
@@ -183,6 +194,8 @@ function builtinPrompts(spec: string, rest: string): PromptRecord[] {
     if (!["train", "test", "all"].includes(split))
       throw new UserError(`split must be train, test or all in "${spec}"`);
     const fractionRate = Number(params.get("fraction-rate") ?? 0.15);
+    if (!(fractionRate >= 0 && fractionRate <= 1))
+      throw new UserError(`"fraction-rate" must be a number from 0 to 1 in "${spec}"`);
     return generateEquations({
       count: int("count", 1000),
       seed: int("seed", 1),
@@ -197,14 +210,11 @@ function builtinPrompts(spec: string, rest: string): PromptRecord[] {
       band: p.band,
     }));
   }
-  if (name === "general") {
-    return generateGeneral({ count: int("count", 1000), seed: int("seed", 1) }).map((p) => ({
-      id: p.id,
-      prompt: p.prompt,
-      gold: p.answer,
-      source: spec,
-      band: p.kind,
-    }));
-  }
-  throw new UserError(`unknown built-in prompt source "${name}" in "${spec}" (equations, general)`);
+  return generateGeneral({ count: int("count", 1000), seed: int("seed", 1) }).map((p) => ({
+    id: p.id,
+    prompt: p.prompt,
+    gold: p.answer,
+    source: spec,
+    band: p.kind,
+  }));
 }

@@ -1,6 +1,7 @@
 import type { ModelConfig } from "../model/config.ts";
 import { parseModelConfig } from "../model/config.ts";
 import { UserError } from "../util/errors.ts";
+import { parseSpecQuery } from "../util/query.ts";
 
 /**
  * Sizes for students trained from scratch (`--init new:<preset>`), Qwen2-shaped with tied embeddings
@@ -34,18 +35,20 @@ export interface NewModelSpec {
   overrides: Partial<Record<"hidden" | "layers" | "heads" | "kvHeads" | "ffn", number>>;
 }
 
+/** The settings `new:<preset>?…` takes. */
+const newModelSettings = ["arch", "vocab", "context", "hidden", "layers", "heads", "kvHeads", "ffn"] as const;
+
 /** `new:5m`, `new:1m?arch=qwen3&vocab=512&context=256&layers=2`. */
 export function parseNewModelSpec(spec: string): NewModelSpec {
-  const [name, query = ""] = spec.replace(/^new:/, "").split("?");
+  const { name, params } = parseSpecQuery(spec, spec.replace(/^new:/, ""), newModelSettings);
   if (!(name in presets))
     throw new UserError(`unknown preset "${name}" in "${spec}" (${Object.keys(presets).join(", ")})`);
-  const params = new URLSearchParams(query);
   const arch = params.get("arch") ?? "qwen2";
   if (arch !== "qwen2" && arch !== "qwen3" && arch !== "llama")
-    throw new UserError(`arch must be qwen2, qwen3 or llama in "${spec}"`);
+    throw new UserError(`unknown arch "${arch}" in "${spec}" (qwen2, qwen3, llama)`);
   const int = (key: string, fallback: number) => {
     const raw = params.get(key);
-    const n = raw === null ? fallback : Number(raw);
+    const n = raw === null ? fallback : raw.trim() === "" ? Number.NaN : Number(raw);
     if (!Number.isInteger(n) || n <= 0)
       throw new UserError(`"${key}" must be a positive integer in "${spec}"`);
     return n;
