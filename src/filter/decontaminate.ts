@@ -1,6 +1,6 @@
 import { parseEquation } from "../tasks/equations/expression.ts";
+import { findEquation } from "../tasks/equations/find.ts";
 import { loadPrompts } from "../tasks/sources.ts";
-import { findEquation } from "../teachers/builtin/equations.ts";
 import { hash53 } from "./text.ts";
 
 /**
@@ -99,11 +99,8 @@ export async function buildDecontaminationIndex(specs: string[], n = 13): Promis
  */
 export function equationIn(prompt: string): string | null {
   if (!prompt.includes("=")) return null;
-  try {
-    return findEquation(prompt);
-  } catch {
-    // not the built-in form
-  }
+  const builtin = findEquation(prompt);
+  if (builtin !== null) return builtin;
   for (const line of prompt.split("\n")) {
     if (!line.includes("=")) continue;
     const tokens = line

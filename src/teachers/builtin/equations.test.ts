@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { findEquation } from "../../tasks/equations/find.ts";
 import { equationPrompt, generateEquations } from "../../tasks/equations/generate.ts";
 import { parseCompletion } from "../../template/parse.ts";
 import { renderTeacherMessages } from "../../template/render.ts";
 import { checkLinearEquationAnswer } from "../../verify/linear.ts";
 import type { Completion } from "../types.ts";
-import { createEquationsTeacher, findEquation } from "./equations.ts";
+import { createEquationsTeacher } from "./equations.ts";
 import { type FaultKind, faultKinds } from "./faults.ts";
 
 const teacher = createEquationsTeacher();
@@ -84,8 +85,13 @@ describe("builtin:equations teacher", () => {
     assert.ok(c.usage.completionTokens <= 10);
   });
 
-  it("finds the equation in a prompt and refuses prompts without one", () => {
+  it("finds the equation in a prompt and refuses prompts without one", async () => {
     assert.equal(findEquation("Solve for x: (2/3)x + 1 = 5."), "(2/3)x + 1 = 5");
-    assert.throws(() => findEquation("What is the capital of France?"), /no linear equation/);
+    assert.equal(findEquation("What is the capital of France?"), null);
+    const messages = renderTeacherMessages("What is the capital of France?");
+    await assert.rejects(
+      teacher.sample({ messages, n: 1, temperature: 0, topP: 1, maxTokens: 10, seed: 1 }),
+      /no linear equation/,
+    );
   });
 });

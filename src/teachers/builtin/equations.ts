@@ -1,4 +1,4 @@
-import { EquationSyntaxError, parseEquation } from "../../tasks/equations/expression.ts";
+import { findEquation } from "../../tasks/equations/find.ts";
 import { solveSteps } from "../../tasks/equations/steps.ts";
 import { defaultMarkers, type TemplateMarkers } from "../../template/markers.ts";
 import { formatCompletion } from "../../template/render.ts";
@@ -25,27 +25,11 @@ export function createEquationsTeacher(markers: TemplateMarkers = defaultMarkers
     async sample(request: SampleRequest): Promise<Completion[]> {
       const prompt = request.messages.filter((m) => m.role === "user").at(-1)?.content ?? "";
       const equation = findEquation(prompt);
+      if (equation === null)
+        throw new TeacherError("builtin:equations found no linear equation in the prompt", false);
       return Array.from({ length: request.n }, (_, i) => solveOnce(equation, prompt, request, i, markers));
     },
   };
-}
-
-/** The first line of the prompt that parses as a linear equation (after a `Solve for x:` lead-in). */
-export function findEquation(prompt: string): string {
-  for (const line of prompt.split("\n")) {
-    if (!line.includes("=")) continue;
-    const candidate = line
-      .replace(/^[^=]*?:\s*/, "")
-      .replace(/[.?]\s*$/, "")
-      .trim();
-    try {
-      parseEquation(candidate);
-      return candidate;
-    } catch (err) {
-      if (!(err instanceof EquationSyntaxError)) throw err;
-    }
-  }
-  throw new TeacherError("builtin:equations found no linear equation in the prompt", false);
 }
 
 function solveOnce(
