@@ -5,7 +5,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { generate } from "../generate/generate.ts";
 import { answerGeneral } from "../tasks/general.ts";
-import { findEquation } from "../teachers/builtin/equations.ts";
+import { findEquation } from "../tasks/equations/find.ts";
 import type { FaultKind } from "../teachers/builtin/faults.ts";
 import { UserError } from "../util/errors.ts";
 import { checkLinearEquationAnswer } from "../verify/linear.ts";
@@ -115,7 +115,7 @@ describe("distill filter on built-in candidates at temperature 0.8", () => {
 
     for (const row of kept) {
       assert.deepEqual(row.teacher_meta.injected, []);
-      assert.equal(checkLinearEquationAnswer(findEquation(row.prompt), row.answer!), true, row.answer!);
+      assert.equal(checkLinearEquationAnswer(findEquation(row.prompt)!, row.answer!), true, row.answer!);
     }
     // the funnel adds up: each step removes from the one before, and what remains is what was kept
     assert.equal(funnel.candidates, 800);

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { startReplayServer } from "../../test/support/replayServer.ts";
-import { findEquation } from "../teachers/builtin/equations.ts";
+import { findEquation } from "../tasks/equations/find.ts";
 import { UserError } from "../util/errors.ts";
 import { checkLinearEquationAnswer } from "../verify/linear.ts";
 import { type GenerationRecord, generate } from "./generate.ts";
@@ -36,7 +36,7 @@ describe("distill generate", () => {
     assert.equal(new Set(records.map((r) => `${r.prompt_id}#${r.sample_index}`)).size, 800);
     for (const r of records) {
       assert.equal(r.conforms, true);
-      assert.equal(checkLinearEquationAnswer(findEquation(r.prompt), r.answer ?? ""), true);
+      assert.equal(checkLinearEquationAnswer(findEquation(r.prompt)!, r.answer ?? ""), true);
       for (const field of [
         "prompt_id",
         "sample_index",
