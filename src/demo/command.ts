@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { withFolderLock } from "../util/lock.ts";
 import type { DemoSummary } from "./demo.ts";
 
 export const demoCommand = new Command("demo")
@@ -11,10 +12,12 @@ export const demoCommand = new Command("demo")
   .action(async (flags: { out: string; quick?: boolean; seed?: number }) => {
     const { demo } = await import("./demo.ts");
     const started = Date.now();
-    const summary = await demo({
-      ...flags,
-      onStage: (stage, detail) => process.stderr.write(`[${elapsed(started)}] ${stage}: ${detail}\n`),
-    });
+    const summary = await withFolderLock(flags.out, "distill demo", () =>
+      demo({
+        ...flags,
+        onStage: (stage, detail) => process.stderr.write(`[${elapsed(started)}] ${stage}: ${detail}\n`),
+      }),
+    );
     process.stdout.write(`\n${formatTable(summary)}\n${formatExample(summary)}\n`);
     process.stdout.write(`run folder: ${flags.out} (summary.json, report.html) — ${elapsed(started)}\n`);
   });

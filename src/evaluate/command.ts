@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { resolveStageOptions } from "../config/recipe.ts";
+import { withFolderLock } from "../util/lock.ts";
 import { evalOptionsSchema } from "./options.ts";
 
 export const evalCommand = new Command("eval")
@@ -28,7 +29,7 @@ export const evalCommand = new Command("eval")
   .action(async (flags: Record<string, unknown>) => {
     const options = resolveStageOptions(evalOptionsSchema, flags, "eval");
     const { evaluate } = await import("./evaluate.ts");
-    const s = await evaluate(options);
+    const s = await withFolderLock(options.out, "distill eval", () => evaluate(options));
     const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
     process.stdout.write(
       `${s.model} on ${s.benchmark}: accuracy ${pct(s.accuracy)} (pass@${s.samples} ${pct(s.pass_at_k)}), ` +

@@ -1,7 +1,8 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { type GenerationRecord, generate } from "../generate/generate.ts";
 import { readJsonl } from "../util/jsonl.ts";
+import { writeFileAtomic } from "../util/outputs.ts";
 import { countTokens } from "../util/tokens.ts";
 import { scoreAnswer } from "./score.ts";
 
@@ -77,7 +78,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateSummar
     records.push({ ...value, correct: scoreAnswer(value) });
   }
   records.sort((a, b) => a.prompt_id.localeCompare(b.prompt_id) || a.sample_index - b.sample_index);
-  writeFileSync(
+  writeFileAtomic(
     path.join(options.out, "results.jsonl"),
     records.map((r) => `${JSON.stringify(r)}\n`).join(""),
   );
@@ -91,7 +92,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateSummar
     ),
     seconds: (Date.now() - started) / 1000,
   };
-  writeFileSync(path.join(options.out, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  writeFileAtomic(path.join(options.out, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
   return summary;
 }
 

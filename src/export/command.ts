@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { resolveStageOptions } from "../config/recipe.ts";
+import { withFolderLock } from "../util/lock.ts";
 import { exportOptionsSchema } from "./options.ts";
 
 export const exportCommand = new Command("export")
@@ -37,7 +38,7 @@ export const exportCommand = new Command("export")
   .action(async (flags: Record<string, unknown>) => {
     const options = resolveStageOptions(exportOptionsSchema, flags, "export");
     const { exportModel } = await import("./export.ts");
-    const s = await exportModel(options);
+    const s = await withFolderLock(options.out, "distill export", () => exportModel(options));
     if (options.quiet) return;
     let detail = "";
     if (s.format === "gguf") detail = `${s.gguf.dtype.toUpperCase()}, ${(s.gguf.bytes / 1e6).toFixed(1)} MB`;

@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import { resolveStageOptions } from "../config/recipe.ts";
+import { withFolderLock } from "../util/lock.ts";
 import { filterOptionsSchema } from "./options.ts";
 import { policies } from "./policy.ts";
 
@@ -51,7 +52,7 @@ export const filterCommand = new Command("filter")
   .action(async (flags: Record<string, unknown>) => {
     const options = resolveStageOptions(filterOptionsSchema, flags, "filter");
     const { filter } = await import("./filter.ts"); // loads the checks and eld: only when filtering
-    const f = await filter(options);
+    const f = await withFolderLock(options.out, "distill filter", () => filter(options));
     const width = Math.max(...f.steps.map((s) => s.step.length));
     const lines = [
       `filter: ${f.candidates} candidates of ${f.prompts} prompts → kept ${f.kept} (${f.kept_prompts} prompts) in ${options.out}/kept.jsonl`,

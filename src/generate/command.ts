@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import { resolveStageOptions } from "../config/recipe.ts";
+import { withFolderLock } from "../util/lock.ts";
 import { generate } from "./generate.ts";
 import { generateOptionsSchema } from "./options.ts";
 
@@ -64,7 +65,9 @@ export const generateCommand = new Command("generate")
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
-    const s = await generate(options, { signal: stop.signal });
+    const s = await withFolderLock(options.out, "distill generate", () =>
+      generate(options, { signal: stop.signal }),
+    );
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     const cost = s.spent.cost === undefined ? "" : ` ($${s.spent.cost.toFixed(4)})`;

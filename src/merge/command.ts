@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { resolveOptions } from "../config/recipe.ts";
+import { withFolderLock } from "../util/lock.ts";
 import { merge, mergeOptionsSchema } from "./merge.ts";
 
 export const mergeCommand = new Command("merge")
@@ -11,7 +12,7 @@ export const mergeCommand = new Command("merge")
   .option("--quiet", "no report")
   .action(async (flags: Record<string, unknown>) => {
     const options = resolveOptions(mergeOptionsSchema, flags);
-    const s = await merge(options);
+    const s = await withFolderLock(options.out, "distill merge", () => merge(options));
     const report = (line: string) => options.quiet || process.stderr.write(line);
     const expected = s.expected === undefined ? "" : ` of ${s.expected}`;
     report(

@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import { resolveStageOptions } from "../config/recipe.ts";
+import { withFolderLock } from "../util/lock.ts";
 import { mix } from "./mix.ts";
 import { mixOptionsSchema } from "./options.ts";
 
@@ -21,7 +22,7 @@ export const mixCommand = new Command("mix")
   // commander errors reach cli.ts, which exits 2 like every usage error (addCommand does not inherit it)
   .action(async (flags: Record<string, unknown>) => {
     const options = resolveStageOptions(mixOptionsSchema, flags, "mix");
-    const s = await mix(options);
+    const s = await withFolderLock(options.out, "distill mix", () => mix(options));
     const drawn = Object.entries(s.drawn)
       .map(([name, d]) => `${name} ${d.drawn}/${d.available}`)
       .join(", ");

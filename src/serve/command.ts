@@ -1,4 +1,17 @@
-import { Command } from "commander";
+import { createServer } from "node:net";
+import { Command, InvalidArgumentError } from "commander";
+import { UserError } from "../util/errors.ts";
+import { systemReason } from "../util/outputs.ts";
+
+/** A commander parser for an integer flag within [min, max]; anything else is a usage error (exit 2). */
+function integerIn(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`an integer from ${min} to ${max}`);
+    return n;
+  };
+}
 
 export const serveCommand = new Command("serve")
   .description(
@@ -10,9 +23,15 @@ export const serveCommand = new Command("serve")
   )
   .option("--name <id>", "the model id clients use (default: the folder's name)")
   .option("--host <host>", "address to listen on", "127.0.0.1")
-  .option("--port <port>", "port (0: any free one)", Number, 8000)
-  .option("--parallel <n>", "sequences decoded together; more requests wait for a free one", Number, 8)
+  .option("--port <port>", "port (0: any free one)", integerIn(0, 65535), 8000)
+  .option(
+    "--parallel <n>",
+    "sequences decoded together; more requests wait for a free one",
+    integerIn(1, 4096),
+    8,
+  )
   .action(async (flags: { model: string; name?: string; host: string; port: number; parallel: number }) => {
+    await checkCanListen(flags.host, flags.port);
     const { serve } = await import("./serve.ts");
     const running = await serve(flags);
     process.stderr.write(
@@ -22,3 +41,24 @@ export const serveCommand = new Command("serve")
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
+
+/**
+ * Listens on host:port for a moment and lets go, so a busy port or an unknown host is one line before
+ * the model loads, instead of an 'error' event nobody handles once the server starts.
+ */
+export async function checkCanListen(host: string, port: number): Promise<void> {
+  const probe = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once("error", reject);
+      probe.listen(port, host, resolve);
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") throw new UserError(`port ${port} on ${host} is in use (--port)`);
+    if (code === "ENOTFOUND" || code === "EADDRNOTAVAIL" || code === "EAI_AGAIN")
+      throw new UserError(`cannot listen on ${host}: no such address here (--host)`);
+    throw new UserError(`cannot listen on ${host}:${port}: ${systemReason(err)}`);
+  }
+  await new Promise((resolve) => probe.close(resolve));
+}

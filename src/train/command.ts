@@ -1,6 +1,8 @@
 import { Command } from "commander";
 import { resolveStageOptions } from "../config/recipe.ts";
-import { trainOptionsSchema } from "./options.ts";
+import { UserError } from "../util/errors.ts";
+import { withFolderLock } from "../util/lock.ts";
+import { refuseTrainedOut, trainOptionsSchema } from "./options.ts";
 
 export const trainCommand = new Command("train")
   .description(
@@ -29,10 +31,13 @@ export const trainCommand = new Command("train")
   .option("--tokenizer-corpus <files...>", "for new models: more chat JSONL for the tokenizer to learn from")
   .option("--max-steps <n>", "stop after n steps")
   .option("--resume", "continue from <out>/checkpoint exactly where it stopped")
+  .option("--overwrite", "train from the start into an --out that already holds a trained model")
   .option("--recipe <file.yaml>", "read these options from a YAML recipe (flags override it)")
   .option("--quiet", "no progress output")
   .action(async (flags: Record<string, unknown>) => {
     const options = resolveStageOptions(trainOptionsSchema, flags, "train");
+    if (options.resume && options.overwrite)
+      throw new UserError("--resume and --overwrite contradict each other: choose one");
     const { train } = await import("./train.ts");
     let stopping = false;
     process.once("SIGINT", () => {
@@ -42,7 +47,10 @@ export const trainCommand = new Command("train")
       );
       process.once("SIGINT", () => process.exit(130));
     });
-    const s = await train(options, { shouldStop: () => stopping });
+    const s = await withFolderLock(options.out, "distill train", async () => {
+      refuseTrainedOut(options);
+      return train(options, { shouldStop: () => stopping });
+    });
     process.stderr.write(
       `train: ${s.params.toLocaleString("en")} parameters, ${s.steps} steps, loss ${s.finalLoss.toFixed(4)}` +
         `${s.validationLoss === null ? "" : `, validation ${s.validationLoss.toFixed(4)}`} | ${s.tokensPerSecond} tokens/s | ` +

@@ -1,4 +1,7 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { z } from "zod";
+import { UserError } from "../util/errors.ts";
 
 /** Every option of `distill train`, shared by flags and YAML recipes. */
 export const trainOptionsSchema = z
@@ -19,6 +22,8 @@ export const trainOptionsSchema = z
     context: z.coerce.number().int().min(8).default(512),
     seed: z.coerce.number().int().min(0).default(0),
     resume: z.coerce.boolean().default(false),
+    /** Train from the start into a folder that already holds a trained model, replacing it. */
+    overwrite: z.coerce.boolean().default(false),
     checkpointEvery: z.coerce.number().int().min(0).default(200),
     /** Tokenizer folder for a new model (default: train a BPE tokenizer on the data). */
     tokenizer: z.string().optional(),
@@ -31,4 +36,21 @@ export const trainOptionsSchema = z
   .strict();
 
 export type TrainOptions = z.input<typeof trainOptionsSchema>;
+
+/** What marks a folder as holding a model trained earlier: its weights, config or checkpoint. */
+const trainedModelFiles = ["model.safetensors", "model.safetensors.index.json", "config.json", "checkpoint"];
+
+/**
+ * Refuses to train into a folder that holds a trained model unless the run continues it (`--resume`)
+ * or replaces it on purpose (`--overwrite`): training from scratch would silently write over it.
+ */
+export function refuseTrainedOut(o: { out: string; resume?: boolean; overwrite?: boolean }): void {
+  if (o.resume || o.overwrite) return;
+  const found = trainedModelFiles.find((f) => existsSync(path.join(o.out, f)));
+  if (found)
+    throw new UserError(
+      `already holds a trained model (${found}); pass --resume to continue it or --overwrite to replace it`,
+      { file: o.out },
+    );
+}
 export type ResolvedTrainOptions = z.output<typeof trainOptionsSchema>;

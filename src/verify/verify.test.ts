@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -44,7 +44,7 @@ test("writes every line back with equivalent, copies other fields, counts agreem
   assert.deepEqual(summary.agreement?.byCategory.frac, { total: 2, agree: 2, undecided: 0, rate: 1 });
 });
 
-test("a bad line stops with file, line and field, and the lines before it stay written", async () => {
+test("a bad line stops with file, line and field; an earlier results file stays as it was, no temporary file", async () => {
   const input = join(dir, "bad.jsonl");
   const output = join(dir, "bad-out.jsonl");
   writeFileSync(
@@ -59,14 +59,33 @@ test("a bad line stops with file, line and field, and the lines before it stay w
     assert.match(err.message, /bad\.jsonl:4, field "pred": missing/);
     return true;
   });
-  assert.equal(readOut(output).length, 2);
+  assert.throws(() => readFileSync(output), /ENOENT/);
+  writeFileSync(input, lines([{ gold: "1", pred: "1" }]));
+  await verifyFile(input, output);
+  const earlier = readFileSync(output, "utf8");
+  writeFileSync(input, `${lines([{ gold: "1", pred: "1" }])}\n{"gold": "3"}\n`);
+  await assert.rejects(verifyFile(input, output), /field "pred": missing/);
+  assert.equal(readFileSync(output, "utf8"), earlier);
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => f.includes(".tmp-")),
+    [],
+  );
   writeFileSync(input, `${lines([{ gold: "1", pred: "1" }])}{not json\n`);
   await assert.rejects(verifyFile(input, output), /bad\.jsonl:2: not valid JSON/);
   writeFileSync(input, lines([{ gold: "1", pred: "1", precision: -1 }]));
   await assert.rejects(verifyFile(input, output), /field "precision"/);
   writeFileSync(input, "\n\n");
   await assert.rejects(verifyFile(input, output), /input is empty/);
-  await assert.rejects(verifyFile(join(dir, "missing.jsonl"), output), /cannot read input/);
+  await assert.rejects(
+    verifyFile(join(dir, "missing.jsonl"), output),
+    /missing\.jsonl: --in: file not found/,
+  );
+  await assert.rejects(verifyFile(dir, output), /--in: is a folder, not a file/);
+  await assert.rejects(verifyFile(input, dir), /--out: is a folder, not a file/);
+  await assert.rejects(
+    verifyFile(input, join(dir, "nowhere", "o.jsonl")),
+    /--out: the folder .*nowhere does not exist/,
+  );
 });
 
 test("distill verify: the printed summary has agreement per category; a bad line rejects with a UserError", async () => {

@@ -7,12 +7,14 @@
  * allow_set_relation_comp? (boolean), expected? (0/1 or boolean), category? (string).
  * Writes: every input field, plus equivalent.
  *
- * Streaming and append-only: each result is written before the next line is read, so a bad line
- * stops the run with a UserError naming file and line, and the results before it stay on disk.
+ * Streaming: each result is written before the next line is read, into a temporary file renamed over
+ * the output only when every line is done, so a bad line stops the run with a UserError naming file and
+ * line and leaves an earlier results file as it was.
  */
-import { closeSync, createReadStream, openSync, writeSync } from "node:fs";
+import { createReadStream, writeSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { UserError } from "../util/errors.ts";
+import { checkInFile, checkOutFile, openAtomic } from "../util/outputs.ts";
 import { isEquivalent, type Verdict, type VerifyOptions } from "./equivalent.ts";
 
 export interface AgreementCount {
@@ -96,6 +98,8 @@ export async function verifyFile(
   outPath: string,
   options: VerifyOptions = {},
 ): Promise<VerifySummary> {
+  checkInFile(inPath);
+  checkOutFile(outPath);
   let input: ReturnType<typeof createReadStream>;
   try {
     input = createReadStream(inPath, { encoding: "utf8" });
@@ -106,7 +110,8 @@ export async function verifyFile(
   } catch (err) {
     throw new UserError(`cannot read input: ${(err as Error).message}`, { file: inPath });
   }
-  const fd = openSync(outPath, "w");
+  const out = openAtomic(outPath);
+  const fd = out.fd;
   const summary: VerifySummary = { lines: 0, verdicts: { true: 0, false: 0, null: 0 } };
   const overall: AgreementCount = { total: 0, agree: 0, undecided: 0 };
   const byCategory = new Map<string, AgreementCount>();
@@ -141,11 +146,12 @@ export async function verifyFile(
         }
       }
     }
+    if (summary.lines === 0) throw new UserError("no cases: the input is empty", { file: inPath });
+    out.commit();
   } finally {
-    closeSync(fd);
+    out.discard();
     input.destroy();
   }
-  if (summary.lines === 0) throw new UserError("no cases: the input is empty", { file: inPath });
   if (overall.total > 0) {
     const cats = [...byCategory.entries()].sort(([a], [b]) => a.localeCompare(b));
     summary.agreement = {
