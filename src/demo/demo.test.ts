@@ -49,7 +49,7 @@ describe("distill demo (smoke size)", () => {
         .map((l) => JSON.parse(l).prompt),
     );
     for (const set of ["base", "distilled", "distilled_unfiltered"]) {
-      const rows = readFileSync(path.join(out, "data", set, "train.jsonl"), "utf8")
+      const rows = readFileSync(path.join(out, "mix", set, "train.jsonl"), "utf8")
         .split("\n")
         .filter(Boolean);
       assert.ok(rows.length > 0);

@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type { EvaluatedRecord } from "../evaluate/evaluate.ts";
 import { UserError } from "../util/errors.ts";
+import { runLayout } from "../util/runLayout.ts";
 import { accuracySpec, bandsOf, funnelSpec, lengthSpec, lossSpec, renderSvg } from "./charts.ts";
 import { type Example, type ExampleTally, pickExamples } from "./examples.ts";
 import { type Cell, chartFigure, escapeHtml, missing, num, page, pct, pct0, section, table } from "./html.ts";
@@ -30,7 +31,7 @@ export async function report(options: ReportOptions): Promise<string> {
       { file: options.run },
     );
   }
-  const out = options.out ?? path.join(options.run, "report.html");
+  const out = options.out ?? runLayout(options.run).report;
   writeFileSync(out, await renderReport(run));
   return out;
 }

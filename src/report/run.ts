@@ -1,8 +1,8 @@
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import path from "node:path";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { z } from "zod";
 import type { EvaluatedRecord, ModelScore } from "../evaluate/evaluate.ts";
 import { UserError } from "../util/errors.ts";
+import { evaluatedModels, headlineFunnel, runLayout, trainedModels } from "../util/runLayout.ts";
 
 /** A model's figures as `summary.json` holds them: the totals and the same figures per band. */
 export type BandedScore = Partial<ModelScore> & {
@@ -62,14 +62,15 @@ const filterFunnelSchema = z.looseObject({
 });
 
 /**
- * Read what a run folder holds: `summary.json`, `eval/<model>/{summary.json,results.jsonl}`,
- * `models/<model>/metrics.jsonl` and `filter/funnel.json`. Any of them may be missing; malformed
- * ones are a UserError naming the file, line and field.
+ * Read what a run folder holds (the layout of src/util/runLayout.ts): `summary.json`,
+ * `eval/<model>/{summary.json,results.jsonl}`, `models/<model>/metrics.jsonl` and the filter's
+ * `funnel.json`. Any of them may be missing; malformed ones are a UserError naming the file, line and field.
  */
 export function readRun(dir: string): RunData {
   if (!existsSync(dir) || !statSync(dir).isDirectory())
     throw new UserError("run folder not found", { file: dir });
-  const summaryFile = path.join(dir, "summary.json");
+  const layout = runLayout(dir);
+  const summaryFile = layout.summary;
   const summary = existsSync(summaryFile)
     ? parseWith(summarySchema, readJson(summaryFile), summaryFile)
     : null;
@@ -77,31 +78,21 @@ export function readRun(dir: string): RunData {
   const scores: Record<string, BandedScore> = { ...(summary?.models ?? {}) };
   const benchmarks: Record<string, string> = {};
   const results: Record<string, EvaluatedRecord[]> = {};
-  for (const name of subfolders(path.join(dir, "eval"))) {
-    const evalDir = path.join(dir, "eval", name);
-    const evalSummary = path.join(evalDir, "summary.json");
+  for (const name of evaluatedModels(dir)) {
+    const evalSummary = layout.evalSummary(name);
     if (existsSync(evalSummary)) {
       const s = parseWith(bandedSchema, readJson(evalSummary), evalSummary);
       scores[name] ??= s;
       if (typeof s.benchmark === "string") benchmarks[name] = s.benchmark;
     }
-    const resultsFile = path.join(evalDir, "results.jsonl");
+    const resultsFile = layout.evalResults(name);
     if (existsSync(resultsFile)) results[name] = readResults(resultsFile);
   }
   const metrics: Record<string, MetricRow[]> = {};
-  for (const name of subfolders(path.join(dir, "models"))) {
-    const file = path.join(dir, "models", name, "metrics.jsonl");
-    if (existsSync(file)) metrics[name] = readMetrics(file);
-  }
+  for (const name of trainedModels(dir)) metrics[name] = readMetrics(layout.metrics(name));
 
   let funnel: [string, number][] | null = summary?.funnel ? Object.entries(summary.funnel) : null;
-  // `distill filter --out <run>/filter`, or the demo's filter/equations/ (its reasoning data)
-  const funnelFile = [
-    path.join(dir, "filter", "funnel.json"),
-    ...["equations", ...subfolders(path.join(dir, "filter"))].map((sub) =>
-      path.join(dir, "filter", sub, "funnel.json"),
-    ),
-  ].find((file) => existsSync(file));
+  const funnelFile = headlineFunnel(dir);
   if (!funnel && funnelFile) {
     const f = parseWith(filterFunnelSchema, readJson(funnelFile), funnelFile);
     funnel = [["candidates", f.candidates], ...f.steps.map((s): [string, number] => [s.step, s.remaining])];
@@ -113,14 +104,6 @@ export function readRun(dir: string): RunData {
     ...[...names].filter((m) => !knownOrder.includes(m)).sort(),
   ];
   return { dir, models, scores, benchmarks, results, metrics, funnel, seconds: summary?.seconds ?? null };
-}
-
-function subfolders(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isDirectory())
-    .map((e) => e.name)
-    .sort();
 }
 
 function readJson(file: string): unknown {
