@@ -149,6 +149,17 @@ export async function generate(
       idField: options.idField,
     },
   };
+  // made before anything is written: a teacher that cannot be (a file that is no GGUF) leaves no trace
+  const concurrency = runConcurrencyOf(options.teacher, options, options.concurrency);
+  const teacher =
+    injected?.teacher ??
+    createRunTeacher(options.teacher, options, concurrency, {
+      markers,
+      apiKeyEnv: options.apiKeyEnv,
+      stream: options.stream,
+      timeoutMs: deadlineMs(options),
+      sequences: concurrency,
+    });
   writeRunInfo(options.out, info);
   const file = path.join(options.out, config.generations);
   const failedFile = path.join(options.out, config.failed);
@@ -183,16 +194,6 @@ export async function generate(
     onDisk,
   );
 
-  const concurrency = runConcurrencyOf(options.teacher, options, options.concurrency);
-  const teacher =
-    injected?.teacher ??
-    createRunTeacher(options.teacher, options, concurrency, {
-      markers,
-      apiKeyEnv: options.apiKeyEnv,
-      stream: options.stream,
-      timeoutMs: deadlineMs(options),
-      sequences: concurrency,
-    });
   const pool = "cancelWaiting" in teacher ? (teacher as TeacherPool) : undefined;
   // students learn the template from their training data, so they get the bare problem
   const useInstruction =

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
 import { UserError } from "../util/errors.ts";
 import type { Completion, FinishReason, SampleRequest, Teacher } from "./types.ts";
@@ -20,7 +20,7 @@ export interface GgufTeacherOptions {
  * The model loads once, lazily, on the first request; each request takes a free context sequence.
  */
 export function createGgufTeacher(options: GgufTeacherOptions): Teacher {
-  if (!existsSync(options.path)) throw new UserError("GGUF model not found", { file: options.path });
+  checkGgufFile(options.path);
   let loading:
     | Promise<{ llama: Llama; model: LlamaModel; context: LlamaContext; pool: LlamaContextSequence[] }>
     | undefined;
@@ -98,13 +98,40 @@ export function createGgufTeacher(options: GgufTeacherOptions): Teacher {
       return completions;
     },
     async close() {
-      if (!loading) return;
-      const { llama, model, context } = await loading;
+      // a load that failed has nothing to dispose (and its error was reported by sample)
+      const loaded = await loading?.catch(() => undefined);
+      if (!loaded) return;
+      const { llama, model, context } = loaded;
       await context.dispose();
       await model.dispose();
       await llama.dispose();
     },
   };
+}
+
+/** GGUF files start with these four bytes; anything else would fail deep inside llama.cpp's loader. */
+const ggufMagic = "GGUF";
+
+/** Refuses a path that is missing, a folder, or not a GGUF file, naming it, before anything loads. */
+export function checkGgufFile(file: string): void {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(code === "ENOENT" ? "GGUF model not found" : `cannot read the GGUF model (${code})`, {
+      file,
+    });
+  }
+  try {
+    if (fstatSync(fd).isDirectory()) throw new UserError("is a folder, not a GGUF file", { file });
+    const head = Buffer.alloc(4);
+    const read = readSync(fd, head, 0, 4, 0);
+    if (head.subarray(0, read).toString("latin1") !== ggufMagic)
+      throw new UserError("not a GGUF file (it does not start with the GGUF magic bytes)", { file });
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function segmentText(segment: { segmentType: string; text: string }): string {
