@@ -15,7 +15,7 @@ import { buildDecontaminationIndex, type DecontaminationIndex } from "./decontam
 import { Deduplicator } from "./dedup.ts";
 import { type FilterOptions, filterOptionsSchema, type ResolvedFilterOptions } from "./options.ts";
 import { selectCandidates } from "./policy.ts";
-import { readCandidates } from "./read.ts";
+import { countCandidates, readCandidates } from "./read.ts";
 import { NumberTable } from "./table.ts";
 import { hash53, responseText } from "./text.ts";
 
@@ -149,10 +149,12 @@ async function judgeAll(
   };
   // prompts are counted by their ids' 53-bit hashes in a typed-array table, not by their text
   const promptIds = new NumberTable();
-  const size = statSync(options.in).size;
-  const progress = createProgress("filter", size, { quiet: options.quiet });
+  const progress = createProgress("filter", await countCandidates(options.in), {
+    quiet: options.quiet,
+    unit: "candidates",
+  });
   let lastPrompt = { id: "", contaminated: null as string | null };
-  for await (const { record, line, bytes } of readCandidates(options.in, config.markers)) {
+  for await (const { record, line } of readCandidates(options.in, config.markers)) {
     stats.candidates++;
     const promptHash = hash53(record.prompt_id);
     const newPrompt = !promptIds.has(promptHash);
@@ -191,7 +193,7 @@ async function judgeAll(
       if (verdicts.decontamination?.pass === false) entry.contaminated = verdicts.decontamination.reason;
     }
     part.write(entry);
-    progress.tick(bytes, { candidates: stats.candidates });
+    progress.tick();
   }
   progress.stop();
   if (stats.candidates === 0)

@@ -5,6 +5,19 @@ import { policies } from "./policy.ts";
 
 const d = defaultCheckConfig;
 
+/**
+ * The languages `--language` can name: those the language check's detector (eld, large) knows, as
+ * ISO 639-1 codes. Listed here so reading options does not load eld's dictionary (seconds);
+ * options.test.ts checks the list against eld's own.
+ */
+// biome-ignore format: a table of codes
+export const filterLanguages = [
+  "am", "ar", "az", "be", "bg", "bn", "ca", "cs", "da", "de", "el", "en", "es", "et", "eu", "fa",
+  "fi", "fr", "gu", "he", "hi", "hr", "hu", "hy", "is", "it", "ja", "ka", "kn", "ko", "ku", "lo",
+  "lt", "lv", "ml", "mr", "ms", "nl", "no", "or", "pa", "pl", "pt", "ro", "ru", "sk", "sl", "sq",
+  "sr", "sv", "ta", "te", "th", "tl", "tr", "uk", "ur", "vi", "yo", "zh",
+] as const;
+
 /** Every option of `distill filter`, shared by flags and YAML recipes (`filter:` section). */
 export const filterOptionsSchema = z
   .object({
@@ -22,7 +35,12 @@ export const filterOptionsSchema = z
     nearDupMinWords: z.coerce.number().int().min(1).default(8),
     nearDupPermutations: z.coerce.number().int().min(8).max(1024).default(64),
     nearDupShingle: z.coerce.number().int().min(1).default(3),
-    language: z.string().min(2).default(d.language),
+    language: z
+      .enum(filterLanguages, {
+        error: (issue) =>
+          `unknown language ${JSON.stringify(issue.input)}: an ISO 639-1 code, one of ${filterLanguages.join(", ")}`,
+      })
+      .default(d.language as (typeof filterLanguages)[number]),
     languageMinWords: z.coerce.number().int().min(1).default(d.languageMinWords),
     languageMargin: z.coerce.number().min(0).max(1).default(d.languageMargin),
     maxParagraphChars: z.coerce.number().int().min(1).default(d.maxParagraphChars),

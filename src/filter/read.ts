@@ -1,3 +1,4 @@
+import { createReadStream } from "node:fs";
 import type { TemplateMarkers } from "../template/markers.ts";
 import { parseCompletion } from "../template/parse.ts";
 import { UserError } from "../util/errors.ts";
@@ -5,7 +6,7 @@ import { readJsonl } from "../util/jsonl.ts";
 import type { CandidateRecord } from "./checks/types.ts";
 
 /**
- * Stream the candidates of a generations.jsonl with their line numbers and byte sizes (for progress).
+ * Stream the candidates of a generations.jsonl with their line numbers and byte sizes.
  * Fields the stage reads are validated here, so a bad line fails with its file, line and field before
  * anything is judged: `prompt_id` (string), `sample_index` (integer ≥ 0), `prompt` and `completion`
  * (strings). Parsed fields (`reasoning`, `answer`, `conforms`, `problems`) are filled from `completion`
@@ -51,4 +52,28 @@ function validate(value: unknown, file: string, line: number, markers: TemplateM
     Object.assign(row, parsed);
   }
   return row as CandidateRecord;
+}
+
+/**
+ * How many candidates a generations.jsonl holds (its non-blank lines), for progress in candidates.
+ * One pass over the bytes, no parsing: a fraction of what judging them costs.
+ */
+export async function countCandidates(file: string): Promise<number> {
+  let count = 0;
+  let blank = true;
+  try {
+    for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+      for (let i = 0; i < chunk.length; i++) {
+        const byte = chunk[i];
+        if (byte === 0x0a) {
+          if (!blank) count++;
+          blank = true;
+        } else if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) blank = false;
+      }
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new UserError("file not found", { file });
+    throw err;
+  }
+  return blank ? count : count + 1;
 }

@@ -13,20 +13,23 @@ export interface Progress {
 export function createProgress(
   label: string,
   total: number,
-  options: { quiet?: boolean; intervalMs?: number } = {},
+  options: { quiet?: boolean; intervalMs?: number; unit?: string } = {},
 ): Progress {
   if (options.quiet || total === 0) return { tick() {}, stop() {} };
+  // what is counted, after the totals: "filter 1200/5000 candidates"
+  const unit = options.unit ? ` ${options.unit}` : "";
   const started = Date.now();
   let value = 0;
   let counters: Record<string, number | string> = {};
+  // " | failed 0 | tokens 519", or nothing when there are no counters
   const extras = () =>
     Object.entries(counters)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(" | ");
+      .map(([k, v]) => ` | ${k} ${v}`)
+      .join("");
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
       {
-        format: `${label} {bar} {percentage}% | {value}/{total} | {rate}/s | ETA {eta_formatted} | {extras}`,
+        format: `${label} {bar} {percentage}% | {value}/{total}${unit} | {rate}/s | ETA {eta_formatted}{extras}`,
         stream: process.stderr,
         hideCursor: true,
         etaBuffer: 200,
@@ -51,7 +54,7 @@ export function createProgress(
     const r = value / Math.max(1e-3, (Date.now() - started) / 1000);
     const eta = r > 0 ? Math.round((total - value) / r) : Number.NaN;
     process.stderr.write(
-      `${label} ${value}/${total} (${Math.floor((100 * value) / total)}%) | ${r.toFixed(1)}/s | ETA ${eta}s | ${extras()}\n`,
+      `${label} ${value}/${total}${unit} (${Math.floor((100 * value) / total)}%) | ${r.toFixed(1)}/s | ETA ${eta}s${extras()}\n`,
     );
   };
   return {
