@@ -60,14 +60,45 @@ export interface MergeSummary {
  */
 export async function merge(input: MergeOptions): Promise<MergeSummary> {
   const options = mergeOptionsSchema.parse(input);
-  const inputs = options.in.map((dir) => ({ dir, ...currentConfig(dir) }));
+  const inputs: Shard[] = options.in.map((dir) => ({ dir, ...currentConfig(dir) }));
   const out = path.resolve(options.out);
-  if (inputs.some((i) => path.resolve(i.dir) === out))
-    throw new UserError("--out must be a new folder, not one of the shards", { file: options.out });
-  if (existsSync(path.join(out, "generations.jsonl")) || existsSync(path.join(out, "generate.json")))
-    throw new UserError("already holds a run; merge into a new folder", { file: options.out });
+  checkOutFolder(inputs, out, options.out);
+  checkSameSettings(inputs);
+  const { shards, missingShards } = checkShards(inputs);
+  mkdirSync(out, { recursive: true });
+  const { written, failures } = await copyCandidates(inputs, out);
+  const failed = writeUnresolvedFailures(failures, written, out);
+  const identity: RunIdentity = { ...inputs[0].config.identity };
+  delete identity.shard;
+  const summary: MergeSummary = {
+    out: options.out,
+    shards,
+    missingShards,
+    candidates: written.size,
+    failed,
+    gaps: 0,
+  };
+  const promptCount = await writeGaps(inputs, identity, written, failures, summary, out);
+  writeMergedInfo(inputs, identity, promptCount, summary, out);
+  return summary;
+}
 
-  // same settings everywhere but the shard, and one split
+/** A shard folder given to `merge`, with its generate.json and the configuration it was last run with. */
+interface Shard {
+  dir: string;
+  info: RunInfo;
+  config: RunConfig;
+}
+
+function checkOutFolder(inputs: Shard[], out: string, given: string): void {
+  if (inputs.some((i) => path.resolve(i.dir) === out))
+    throw new UserError("--out must be a new folder, not one of the shards", { file: given });
+  if (existsSync(path.join(out, "generations.jsonl")) || existsSync(path.join(out, "generate.json")))
+    throw new UserError("already holds a run; merge into a new folder", { file: given });
+}
+
+/** Same settings everywhere but the shard. */
+function checkSameSettings(inputs: Shard[]): void {
   const [first] = inputs;
   for (const other of inputs.slice(1)) {
     const changes = describeChanges(first.config.identity, other.config.identity, ["shard"]);
@@ -84,13 +115,20 @@ export async function merge(input: MergeOptions): Promise<MergeSummary> {
         { file: other.dir },
       );
   }
+}
+
+/** One split, no shard given twice. Returns each input's `i/n` and the shards of the split not given. */
+function checkShards(inputs: Shard[]): { shards: string[]; missingShards: string[] } {
   const shards = inputs.map((i) => i.config.identity.shard ?? "1/1");
   const n = Number(shards[0].split("/")[1]);
   for (const [k, shard] of shards.entries()) {
     if (Number(shard.split("/")[1]) !== n)
-      throw new UserError(`is shard ${shard}, but ${first.dir} is ${shards[0]}: shards of different splits`, {
-        file: inputs[k].dir,
-      });
+      throw new UserError(
+        `is shard ${shard}, but ${inputs[0].dir} is ${shards[0]}: shards of different splits`,
+        {
+          file: inputs[k].dir,
+        },
+      );
     const twin = shards.indexOf(shard);
     if (twin !== k)
       throw new UserError(`shard ${shard} given twice: ${inputs[twin].dir} and ${inputs[k].dir}`);
@@ -98,8 +136,17 @@ export async function merge(input: MergeOptions): Promise<MergeSummary> {
   const missingShards = Array.from({ length: n }, (_, i) => `${i + 1}/${n}`).filter(
     (s) => !shards.includes(s),
   );
+  return { shards, missingShards };
+}
 
-  mkdirSync(out, { recursive: true });
+/**
+ * Every shard's candidates into `<out>/generations.jsonl`, refusing a prompt outside its shard and a
+ * candidate in two shards. Returns the candidates written (by `candidateKey`) and every recorded failure.
+ */
+async function copyCandidates(
+  inputs: Shard[],
+  out: string,
+): Promise<{ written: Set<string>; failures: Map<string, FailureRecord> }> {
   const written = new Set<string>();
   const generations = new JsonlAppender(path.join(out, "generations.jsonl"));
   const failures = new Map<string, FailureRecord>();
@@ -131,6 +178,15 @@ export async function merge(input: MergeOptions): Promise<MergeSummary> {
   } finally {
     generations.close();
   }
+  return { written, failures };
+}
+
+/** `<out>/failed.jsonl`: failures no later run resolved. Returns how many. */
+function writeUnresolvedFailures(
+  failures: Map<string, FailureRecord>,
+  written: Set<string>,
+  out: string,
+): number {
   const failedOut = new JsonlAppender(path.join(out, "failed.jsonl"));
   let failed = 0;
   for (const [k, f] of failures) {
@@ -139,24 +195,28 @@ export async function merge(input: MergeOptions): Promise<MergeSummary> {
     failed++;
   }
   failedOut.close();
+  return failed;
+}
 
-  // gaps: the full prompt list rebuilt from the recorded source, if it is readable here
-  const identity: RunIdentity = { ...first.config.identity };
-  delete identity.shard;
-  const samplesPerPrompt = first.info.run?.samplesPerPrompt ?? 1;
-  const summary: MergeSummary = {
-    out: options.out,
-    shards,
-    missingShards,
-    candidates: written.size,
-    failed,
-    gaps: 0,
-  };
+/**
+ * `<out>/gaps.jsonl`: the full prompt list rebuilt from the recorded source, if it is readable here,
+ * and each prompt's missing candidates. Fills `summary.expected`, `gaps` and `note`; returns the prompt count.
+ */
+async function writeGaps(
+  inputs: Shard[],
+  identity: RunIdentity,
+  written: Set<string>,
+  failures: Map<string, FailureRecord>,
+  summary: MergeSummary,
+  out: string,
+): Promise<number> {
+  const run = inputs[0].info.run;
+  const samplesPerPrompt = run?.samplesPerPrompt ?? 1;
   const gapsOut = new JsonlAppender(path.join(out, "gaps.jsonl"));
   let promptCount = inputs.reduce((sum, i) => sum + (i.info.run?.promptCount ?? 0), 0);
   try {
-    let prompts = await loadPrompts(identity.prompts, first.info.run?.promptOptions ?? {});
-    if (first.info.run?.limit !== undefined) prompts = prompts.slice(0, first.info.run.limit);
+    let prompts = await loadPrompts(identity.prompts, run?.promptOptions ?? {});
+    if (run?.limit !== undefined) prompts = prompts.slice(0, run.limit);
     if (identity.promptsFingerprint && fingerprintPrompts(prompts) !== identity.promptsFingerprint)
       throw new UserError(
         `the prompts of "${identity.prompts}" have changed since the shards were generated`,
@@ -178,7 +238,19 @@ export async function merge(input: MergeOptions): Promise<MergeSummary> {
   } finally {
     gapsOut.close();
   }
+  return promptCount;
+}
 
+/** `<out>/generate.json` without the shard, so `distill generate` with the same settings fills the gaps. */
+function writeMergedInfo(
+  inputs: Shard[],
+  identity: RunIdentity,
+  promptCount: number,
+  summary: MergeSummary,
+  out: string,
+): void {
+  const first = inputs[0];
+  const samplesPerPrompt = first.info.run?.samplesPerPrompt ?? 1;
   const id = configId(identity);
   const config: RunConfig = { id, identity, generations: "generations.jsonl", failed: "failed.jsonl" };
   const info: RunInfo = {
@@ -186,11 +258,14 @@ export async function merge(input: MergeOptions): Promise<MergeSummary> {
     config: id,
     configs: [config],
     run: { ...(first.info.run ?? { promptOptions: {}, samplesPerPrompt }), promptCount },
-    mergedFrom: inputs.map((i, k) => ({ dir: path.resolve(i.dir), shard: shards[k], config: i.config.id })),
+    mergedFrom: inputs.map((i, k) => ({
+      dir: path.resolve(i.dir),
+      shard: summary.shards[k],
+      config: i.config.id,
+    })),
     merge: summary,
   };
   writeRunInfo(out, info);
-  return summary;
 }
 
 function currentConfig(dir: string): { info: RunInfo; config: RunConfig } {
