@@ -4,10 +4,11 @@
  * recipe for students too large for the CPU engine). The stage function is `exportModel` because
  * `export` is a reserved word.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { readModelConfig } from "../model/config.ts";
 import { UserError } from "../util/errors.ts";
+import { prepareOutDir } from "../util/outputs.ts";
 import { exportGgufFormat, type GgufExportSummary } from "./gguf.ts";
 import { type ExportOptions, exportOptionsSchema } from "./options.ts";
 import { exportSafetensorsFormat, type SafetensorsExportSummary } from "./safetensors.ts";
@@ -42,21 +43,39 @@ export async function exportModel(input: ExportOptions): Promise<ExportSummary> 
     throw new UserError("no config.json (is this a Hugging Face model folder?)", { file: o.model });
   const config = readModelConfig(configPath);
   const name = o.name ?? path.basename(path.resolve(o.model));
-  mkdirSync(o.out, { recursive: true });
-  let summary: ExportSummary;
-  if (o.format === "gguf") {
-    const gguf = exportGgufFormat(o, config.max_position_embeddings, name);
-    summary = { out: o.out, format: "gguf", files: gguf.files, gguf };
-  } else if (o.format === "safetensors") {
-    const safetensors = exportSafetensorsFormat(o);
-    summary = { out: o.out, format: "safetensors", files: safetensors.files, safetensors };
-  } else {
-    const trl = await exportTrl(o, config, name);
-    summary = { out: o.out, format: "trl", files: trl.files, trl };
+  if (o.format === "safetensors" && path.resolve(o.model) === path.resolve(o.out))
+    throw new UserError("--out must differ from --model (the export would overwrite its own source)", {
+      field: "out",
+    });
+  prepareOutDir(o.out);
+  // every file is written into a work folder inside --out and moved into place once all are done,
+  // so a failed export leaves an earlier one whole and no half-written file
+  const work = path.join(o.out, `.export-${process.pid}`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work);
+  try {
+    const w = { ...o, out: work };
+    let summary: ExportSummary;
+    if (o.format === "gguf") {
+      const gguf = exportGgufFormat(w, config.max_position_embeddings, name);
+      summary = { out: o.out, format: "gguf", files: gguf.files, gguf };
+    } else if (o.format === "safetensors") {
+      const safetensors = exportSafetensorsFormat(w);
+      summary = { out: o.out, format: "safetensors", files: safetensors.files, safetensors };
+    } else {
+      const trl = await exportTrl(w, config, name);
+      summary = { out: o.out, format: "trl", files: trl.files, trl };
+    }
+    writeFileSync(
+      path.join(work, "export.json"),
+      `${JSON.stringify({ options: { ...o, model: path.resolve(o.model) }, summary }, null, 2)}\n`,
+    );
+    for (const file of [...summary.files, "export.json"]) {
+      mkdirSync(path.dirname(path.join(o.out, file)), { recursive: true });
+      renameSync(path.join(work, file), path.join(o.out, file));
+    }
+    return summary;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
-  writeFileSync(
-    path.join(o.out, "export.json"),
-    `${JSON.stringify({ options: { ...o, model: path.resolve(o.model) }, summary }, null, 2)}\n`,
-  );
-  return summary;
 }

@@ -20,10 +20,6 @@ export function exportSafetensorsFormat(o: ResolvedExportOptions): SafetensorsEx
     throw new UserError("safetensors export writes f32 or bf16 (f16 is for --format gguf)", {
       field: "dtype",
     });
-  if (path.resolve(o.model) === path.resolve(o.out))
-    throw new UserError("--out must differ from --model (the export would overwrite its own source)", {
-      field: "out",
-    });
   const model = loadModelFolder(o.model);
   if (!existsSync(path.join(o.model, "tokenizer.json")))
     throw new UserError("no tokenizer.json: transformers and vLLM need the tokenizer beside the weights", {

@@ -1,7 +1,7 @@
-import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type { EvaluatedRecord } from "../evaluate/evaluate.ts";
 import { UserError } from "../util/errors.ts";
+import { checkOutFile, writeFileAtomic } from "../util/outputs.ts";
 import { runLayout } from "../util/runLayout.ts";
 import { accuracySpec, bandsOf, funnelSpec, lengthSpec, lossSpec, renderSvg } from "./charts.ts";
 import { type Example, type ExampleTally, pickExamples } from "./examples.ts";
@@ -32,7 +32,8 @@ export async function report(options: ReportOptions): Promise<string> {
     );
   }
   const out = options.out ?? runLayout(options.run).report;
-  writeFileSync(out, await renderReport(run));
+  checkOutFile(out);
+  writeFileAtomic(out, await renderReport(run));
   return out;
 }
 
