@@ -15,6 +15,7 @@ import { reportCommand } from "./report/command.ts";
 import { serveCommand } from "./serve/command.ts";
 import { trainCommand } from "./train/command.ts";
 import { UserError } from "./util/errors.ts";
+import { systemReason } from "./util/outputs.ts";
 import { verifyCommand } from "./verify/command.ts";
 
 const program = new Command()
@@ -51,5 +52,23 @@ try {
     process.stderr.write(`distill: ${err.message}\n`);
     process.exit(2);
   }
+  // a file system refusal no stage named better (a folder where a file goes, a full disk): one line
+  const fsError = fileSystemError(err);
+  if (fsError) {
+    process.stderr.write(`distill: ${fsError}\n`);
+    process.exit(2);
+  }
   throw err;
+}
+
+/** `<path>: <reason>` for Node's errors about a path the user gave; undefined for anything else (a bug). */
+function fileSystemError(err: unknown): string | undefined {
+  const e = err as NodeJS.ErrnoException;
+  const userCaused = ["ENOENT", "EISDIR", "ENOTDIR", "EEXIST", "EACCES", "EPERM", "EROFS", "ENOSPC"];
+  if (!(err instanceof Error) || !e.path || !e.code || !userCaused.includes(e.code)) return undefined;
+  const reasons: Record<string, string> = {
+    ENOENT: "no such file or folder",
+    EISDIR: "is a folder, not a file",
+  };
+  return `${e.path}: ${reasons[e.code] ?? systemReason(err)}`;
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { candidateKey, type FailureRecord, type GenerationRecord } from "../generate/generate.ts";
@@ -66,21 +66,30 @@ export async function merge(input: MergeOptions): Promise<MergeSummary> {
   checkSameSettings(inputs);
   const { shards, missingShards } = checkShards(inputs);
   mkdirSync(out, { recursive: true });
-  const { written, failures } = await copyCandidates(inputs, out);
-  const failed = writeUnresolvedFailures(failures, written, out);
-  const identity: RunIdentity = { ...inputs[0].config.identity };
-  delete identity.shard;
-  const summary: MergeSummary = {
-    out: options.out,
-    shards,
-    missingShards,
-    candidates: written.size,
-    failed,
-    gaps: 0,
-  };
-  const promptCount = await writeGaps(inputs, identity, written, failures, summary, out);
-  writeMergedInfo(inputs, identity, promptCount, summary, out);
-  return summary;
+  // a merge refused part-way (overlapping shards) takes back what it wrote, so nothing half-merged stays
+  const outputs = ["generations.jsonl", "failed.jsonl", "gaps.jsonl"]
+    .map((name) => path.join(out, name))
+    .filter((file) => !existsSync(file));
+  try {
+    const { written, failures } = await copyCandidates(inputs, out);
+    const failed = writeUnresolvedFailures(failures, written, out);
+    const identity: RunIdentity = { ...inputs[0].config.identity };
+    delete identity.shard;
+    const summary: MergeSummary = {
+      out: options.out,
+      shards,
+      missingShards,
+      candidates: written.size,
+      failed,
+      gaps: 0,
+    };
+    const promptCount = await writeGaps(inputs, identity, written, failures, summary, out);
+    writeMergedInfo(inputs, identity, promptCount, summary, out);
+    return summary;
+  } catch (err) {
+    for (const file of outputs) rmSync(file, { force: true });
+    throw err;
+  }
 }
 
 /** A shard folder given to `merge`, with its generate.json and the configuration it was last run with. */
