@@ -1,3 +1,4 @@
+import path from "node:path";
 import { Command } from "commander";
 import { resolveStageOptions } from "../config/recipe.ts";
 import { withFolderLock } from "../util/lock.ts";
@@ -24,12 +25,21 @@ export const evalCommand = new Command("eval")
   .option("--concurrency <c>", "requests in flight / sequences decoded together (default 32)")
   .option("--seed <s>", "sampling seed (default 0)")
   .option("--api-key-env <name>", "environment variable holding the API key")
+  .option("--prompt-field <name>", "jsonl: field holding the prompt")
+  .option("--answer-field <name>", "jsonl: field holding the gold answer")
+  .option("--id-field <name>", "jsonl: field holding a stable item id")
   .option("--recipe <file.yaml>", "read these options from a YAML recipe (flags override it)")
   .option("--quiet", "no progress output")
   .action(async (flags: Record<string, unknown>) => {
     const options = resolveStageOptions(evalOptionsSchema, flags, "eval");
-    const { evaluate } = await import("./evaluate.ts");
-    const s = await withFolderLock(options.out, "distill eval", () => evaluate(options));
+    const { evaluate, NothingScored } = await import("./evaluate.ts");
+    const s = await withFolderLock(options.out, "distill eval", () => evaluate(options)).catch((err) => {
+      if (!(err instanceof NothingScored)) throw err;
+      // not a usage error: the run went through and could score nothing (as generate, exit 3)
+      process.stderr.write(`distill: ${err.message}\n`);
+      process.exitCode = 3;
+    });
+    if (!s) return;
     const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
     process.stdout.write(
       `${s.model} on ${s.benchmark}: accuracy ${pct(s.accuracy)} (pass@${s.samples} ${pct(s.pass_at_k)}), ` +
@@ -40,4 +50,5 @@ export const evalCommand = new Command("eval")
         `  ${band.padEnd(14)} accuracy ${pct(b.accuracy).padStart(6)}  format ${pct(b.format_rate).padStart(6)}  n=${b.n}\n`,
       );
     }
+    process.stdout.write(`results in ${path.join(options.out, "results.jsonl")} and summary.json\n`);
   });

@@ -1,12 +1,15 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { type GenerationRecord, generate } from "../generate/generate.ts";
+import { type GenerateSummary, type GenerationRecord, generate } from "../generate/generate.ts";
+import { taskOf } from "../tasks/grading.ts";
+import { loadPrompts, type SourceOptions } from "../tasks/sources.ts";
+import { UserError } from "../util/errors.ts";
 import { readJsonl } from "../util/jsonl.ts";
 import { writeFileAtomic } from "../util/outputs.ts";
 import { countTokens } from "../util/tokens.ts";
-import { scoreAnswer } from "./score.ts";
+import { gradeRecord } from "./score.ts";
 
-export interface EvaluateOptions {
+export interface EvaluateOptions extends SourceOptions {
   /** A teacher spec (builtin:…, openai:…@…, gguf:…) or a model folder of the project's own. */
   model: string;
   /** A prompt source with gold answers (builtin:equations?split=test, gsm8k:test, math500:test, jsonl:…). */
@@ -48,8 +51,16 @@ export interface EvaluateSummary extends ModelScore {
 }
 
 export interface EvaluatedRecord extends GenerationRecord {
+  /** By the task's rule (`gradeAnswer`); null: cannot tell (counted as not correct). */
   correct: boolean | null;
+  /** The answer judged: the template's answer part, else one stated in the prose (never from a cut-off one). */
+  graded_answer?: string | null;
+  /** Why it is wrong or cannot be judged. */
+  grade_reason?: string;
 }
+
+/** The benchmark was run but no sample could be scored: every request failed, or none was made. */
+export class NothingScored extends UserError {}
 
 /**
  * `distill eval`: sample every benchmark item `samples` times through the generation stage (resumable,
@@ -58,25 +69,33 @@ export interface EvaluatedRecord extends GenerationRecord {
  */
 export async function evaluate(options: EvaluateOptions): Promise<EvaluateSummary> {
   const started = Date.now();
+  await refuseWithoutGold(options);
   mkdirSync(options.out, { recursive: true });
-  await generate({
-    prompts: options.benchmark,
-    teacher: options.model,
-    out: options.out,
-    samplesPerPrompt: options.samples ?? 1,
-    temperature: options.temperature ?? 0,
-    topP: options.topP ?? 1,
-    maxTokens: options.maxTokens ?? 1024,
-    limit: options.limit,
-    concurrency: options.concurrency ?? 32,
-    seed: options.seed ?? 0,
-    apiKeyEnv: options.apiKeyEnv,
-    quiet: options.quiet,
-  });
+  const run = await generate(
+    {
+      prompts: options.benchmark,
+      teacher: options.model,
+      out: options.out,
+      samplesPerPrompt: options.samples ?? 1,
+      temperature: options.temperature ?? 0,
+      topP: options.topP ?? 1,
+      maxTokens: options.maxTokens ?? 1024,
+      limit: options.limit,
+      concurrency: options.concurrency ?? 32,
+      seed: options.seed ?? 0,
+      apiKeyEnv: options.apiKeyEnv,
+      promptField: options.promptField,
+      answerField: options.answerField,
+      idField: options.idField,
+      quiet: options.quiet,
+    },
+    { changedSettings: "use another --out for other settings (each eval folder holds one configuration)" },
+  );
+  if (run.stopped === "unreachable")
+    throw new NothingScored(`${run.stopReason}; nothing was scored (re-run the same command once it is up)`);
   const records: EvaluatedRecord[] = [];
-  for await (const { value } of readJsonl<GenerationRecord>(path.join(options.out, "generations.jsonl"))) {
-    records.push({ ...value, correct: scoreAnswer(value) });
-  }
+  for await (const { value } of readJsonl<GenerationRecord>(run.file)) records.push(gradeRecord(value));
+  if (records.length === 0) throw new NothingScored(nothingScoredReason(run));
   records.sort((a, b) => a.prompt_id.localeCompare(b.prompt_id) || a.sample_index - b.sample_index);
   writeFileAtomic(
     path.join(options.out, "results.jsonl"),
@@ -94,6 +113,34 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateSummar
   };
   writeFileAtomic(path.join(options.out, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
   return summary;
+}
+
+/**
+ * A benchmark is scored against its golds: one whose task needs them (all but the built-in tasks, which
+ * compute the right answer from the prompt) and lacks one is refused before anything is generated.
+ */
+async function refuseWithoutGold(options: EvaluateOptions): Promise<void> {
+  if (!taskOf(options.benchmark).needsGold) return;
+  const prompts = (await loadPrompts(options.benchmark, options)).slice(0, options.limit);
+  const missing = prompts.filter((p) => !p.gold?.trim());
+  if (missing.length === 0) return;
+  const field = options.benchmark.startsWith("jsonl:")
+    ? ` (name the field holding them with --answer-field${options.answerField ? `; "${options.answerField}" is missing or empty there` : ""})`
+    : "";
+  throw new UserError(
+    `benchmark "${options.benchmark}" has no gold answer for ${missing.length} of its ${prompts.length} items ` +
+      `(the first: ${missing[0].id}), so they cannot be scored${field}`,
+  );
+}
+
+/** Why a run left nothing to score: its failures counted by cause, or that it made no request. */
+function nothingScoredReason(run: GenerateSummary): string {
+  if (run.failed === 0)
+    return `nothing was scored: no sample was generated (${run.stopped ?? "no request made"})`;
+  const causes = Object.entries(run.errors)
+    .map(([cause, n]) => `${cause} ×${n}`)
+    .join(", ");
+  return `nothing was scored: all ${run.failed} requests failed (${causes}); see ${run.failedFile}, and re-run to retry them`;
 }
 
 export function scoreRecords(records: EvaluatedRecord[]): ModelScore {

@@ -21,6 +21,9 @@ export const evalOptionsSchema = z
     concurrency: z.coerce.number().int().min(1).max(4096).optional(),
     seed: z.coerce.number().int().min(0).optional(),
     apiKeyEnv: z.string().optional(),
+    promptField: z.string().min(1).optional(),
+    answerField: z.string().min(1).optional(),
+    idField: z.string().min(1).optional(),
     quiet: z.coerce.boolean().optional(),
   })
   .strict();

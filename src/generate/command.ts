@@ -77,6 +77,13 @@ export const generateCommand = new Command("generate")
         `${s.seconds.toFixed(1)} s | ${s.samplesPerSecond.toFixed(1)} samples/s | ` +
         `spent ${(s.spent.promptTokens + s.spent.completionTokens).toLocaleString("en-US")} tokens${cost} in all\n`,
     );
+    const errors = Object.entries(s.errors).sort(([, a], [, b]) => b - a);
+    if (errors.length > 0) {
+      const list = errors.map(([cause, n]) => `${cause} ${n}`).join(", ");
+      process.stderr.write(
+        `generate: failed attempts by cause: ${list} (candidates that ran out of attempts are in ${s.failedFile})\n`,
+      );
+    }
     for (const e of s.endpoints ?? []) {
       process.stderr.write(
         `  ${e.id}: ${e.successes}/${e.requests} ok, window ${e.window}, ${e.backoffs} backoffs, ${e.pauses} pauses\n`,
@@ -86,6 +93,12 @@ export const generateCommand = new Command("generate")
       process.stderr.write(
         `generate: stopped at the budget with ${s.remaining + s.abandoned} candidates to go; raise --max-tokens-total/--max-cost and re-run to continue\n`,
       );
+    } else if (s.stopped === "unreachable") {
+      process.stderr.write(
+        `generate: ${s.stopReason}; stopped with ${s.remaining + s.abandoned} candidates to go; re-run the same command once it is up\n`,
+      );
+      process.exitCode = exitCodes.unreachable;
+      return;
     } else if (s.stopped) {
       process.stderr.write(
         `generate: stopped by ${s.stopped} with ${s.remaining + s.abandoned} candidates to go; re-run the same command to continue\n`,
@@ -96,5 +109,5 @@ export const generateCommand = new Command("generate")
     if (s.failed > 0) process.exitCode = 1;
   });
 
-/** 128 + the signal's number, as shells report a process ended by it. */
-const exitCodes: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+/** 128 + the signal's number, as shells report a process ended by it; 3 when no endpoint could be reached. */
+const exitCodes: Record<string, number> = { SIGINT: 130, SIGTERM: 143, unreachable: 3 };

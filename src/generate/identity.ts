@@ -103,12 +103,14 @@ export function writeRunInfo(out: string, info: RunInfo): void {
 
 /**
  * The configuration a run continues: a recorded one with this identity, or — only with `newParams` — a
- * new one with files of its own (`generations-<id>.jsonl`). Otherwise refuse, naming what changed.
+ * new one with files of its own (`generations-<id>.jsonl`). Otherwise refuse, naming what changed and
+ * offering `remedy` (a stage built on generate offers what its own options allow).
  */
 export function resolveConfig(
   out: string,
   identity: RunIdentity,
   newParams: boolean,
+  remedy = "use another --out, or add --new-params to continue here as a new configuration in files of its own",
 ): { config: RunConfig; info: RunInfo } {
   const info = readRunInfo(out);
   const id = configId(identity);
@@ -126,8 +128,7 @@ export function resolveConfig(
   const latest = currentConfigOf(info);
   if (!newParams) {
     throw new UserError(
-      `this run folder was generated with other settings (${describeChanges(latest.identity, identity)}); ` +
-        "use another --out, or add --new-params to continue here as a new configuration in files of its own",
+      `this run folder was generated with other settings (${describeChanges(latest.identity, identity)}); ${remedy}`,
       { file: path.join(out, "generate.json") },
     );
   }

@@ -1,4 +1,5 @@
 import { type Completion, type SampleRequest, type Teacher, TeacherError } from "./types.ts";
+import { unreachableCode } from "./unreachable.ts";
 
 /**
  * One teacher over several endpoints (a vLLM/SGLang fleet, or several providers serving one model).
@@ -44,6 +45,10 @@ export interface EndpointStats {
   backoffs: number;
   /** Times the endpoint was paused for failing repeatedly. */
   pauses: number;
+  /** Requests that could not reach it at all (ECONNREFUSED, ENOTFOUND…). */
+  unreachable: number;
+  /** It has answered at least once: a completion, or any HTTP status. */
+  reached: boolean;
   state: "healthy" | "paused" | "probing";
 }
 
@@ -71,39 +76,12 @@ export function createTeacherPool(
   let dispatched = 0;
   let timer: NodeJS.Timeout | undefined;
 
-  /** The endpoint a request should go to now, or why none can take it. */
-  const pick = (t: number): EndpointState | { wakeAt: number; allPaused: boolean } => {
-    let best: EndpointState | undefined;
-    let bestLoad = Number.POSITIVE_INFINITY;
-    let wakeAt = Number.POSITIVE_INFINITY;
-    let allPaused = true;
-    for (const s of states) {
-      if (s.state !== "healthy") {
-        if (s.state === "paused" && t >= s.pausedUntil) return s; // its probe
-        wakeAt = Math.min(wakeAt, s.state === "paused" ? s.pausedUntil : t + basePause);
-        continue;
-      }
-      allPaused = false;
-      const ready = s.readyAt(t);
-      if (ready > t) {
-        wakeAt = Math.min(wakeAt, ready);
-        continue;
-      }
-      const load = s.inFlight / Math.max(1, Math.floor(s.window));
-      if (s.inFlight < Math.max(1, Math.floor(s.window)) && load < bestLoad) {
-        best = s;
-        bestLoad = load;
-      }
-    }
-    return best ?? { wakeAt, allPaused };
-  };
-
   const pump = () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
     while (waiters.length > 0) {
       const t = now();
-      const choice = pick(t);
+      const choice = pickEndpoint(states, t, basePause);
       if (choice instanceof EndpointState) {
         const reserved = choice.dispatch(t);
         waiters.shift()!.resolve({ endpoint: choice, seq: ++dispatched, reserved });
@@ -176,6 +154,41 @@ export function createTeacherPool(
   };
 }
 
+/**
+ * The endpoint a request should go to at `t` — a paused one whose probe is due, else the least-loaded
+ * healthy one within its window and rates — or, when none can take it, when to look again and
+ * whether every endpoint is paused.
+ */
+function pickEndpoint(
+  states: EndpointState[],
+  t: number,
+  basePause: number,
+): EndpointState | { wakeAt: number; allPaused: boolean } {
+  let best: EndpointState | undefined;
+  let bestLoad = Number.POSITIVE_INFINITY;
+  let wakeAt = Number.POSITIVE_INFINITY;
+  let allPaused = true;
+  for (const s of states) {
+    if (s.state !== "healthy") {
+      if (s.state === "paused" && t >= s.pausedUntil) return s; // its probe
+      wakeAt = Math.min(wakeAt, s.state === "paused" ? s.pausedUntil : t + basePause);
+      continue;
+    }
+    allPaused = false;
+    const ready = s.readyAt(t);
+    if (ready > t) {
+      wakeAt = Math.min(wakeAt, ready);
+      continue;
+    }
+    const load = s.inFlight / Math.max(1, Math.floor(s.window));
+    if (s.inFlight < Math.max(1, Math.floor(s.window)) && load < bestLoad) {
+      best = s;
+      bestLoad = load;
+    }
+  }
+  return best ?? { wakeAt, allPaused };
+}
+
 /** One endpoint's window, buckets and health. Private to the pool. */
 class EndpointState {
   window: number;
@@ -187,7 +200,8 @@ class EndpointState {
   private lastBackoffSeq = 0;
   private requestBucket: Bucket | undefined;
   private tokenBucket: Bucket | undefined;
-  private counts = { requests: 0, successes: 0, failures: 0, backoffs: 0, pauses: 0 };
+  private counts = { requests: 0, successes: 0, failures: 0, backoffs: 0, pauses: 0, unreachable: 0 };
+  private reached = false;
   /** Mean tokens of a request here, reserved from the tokens/min bucket when one is sent. */
   private meanTokens = 0;
 
@@ -229,6 +243,7 @@ class EndpointState {
 
   succeed(completions: Completion[], t: number, reserved: number): void {
     this.inFlight--;
+    this.reached = true;
     this.counts.successes++;
     this.failuresInRow = 0;
     this.state = "healthy";
@@ -247,6 +262,8 @@ class EndpointState {
     policy: { failuresToPause: number; basePause: number; maxPause: number },
   ): void {
     this.inFlight--;
+    if (unreachableCode(err)) this.counts.unreachable++;
+    else if (err instanceof TeacherError && err.status !== undefined) this.reached = true;
     const retryable = err instanceof TeacherError && err.retryable;
     if (!retryable) {
       // the request was bad (400, 401…), not the endpoint
@@ -276,6 +293,7 @@ class EndpointState {
       window: Math.round(this.window * 100) / 100,
       inFlight: this.inFlight,
       ...this.counts,
+      reached: this.reached,
       state: this.state,
     };
   }
