@@ -2,6 +2,7 @@ import { createServer } from "node:net";
 import { Command, InvalidArgumentError } from "commander";
 import { UserError } from "../util/errors.ts";
 import { systemReason } from "../util/outputs.ts";
+import { onParentGone } from "./parent.ts";
 
 /** A commander parser for an integer flag within [min, max]; anything else is a usage error (exit 2). */
 function integerIn(min: number, max: number) {
@@ -40,6 +41,8 @@ export const serveCommand = new Command("serve")
     const stop = () => running.close().then(() => process.exit(0));
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
+    // killing the launcher (npx, a script, a supervisor) stops the server too
+    onParentGone(stop);
   });
 
 /**

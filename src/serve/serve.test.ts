@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -6,15 +7,21 @@ import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
 import { writeTinyGgufModel } from "../../test/support/tinyGguf.ts";
 import { generate } from "../generate/generate.ts";
+import { UserError } from "../util/errors.ts";
 import { type RunningServer, serve } from "./serve.ts";
+
+const repo = path.join(import.meta.dirname, "..", "..");
+const cliPath = path.join(repo, "src", "cli.ts");
 
 /** A student folder (tiny random weights, a real BPE tokenizer with ChatML) served to the official client. */
 describe("distill serve", () => {
   let running: RunningServer;
   let client: OpenAI;
+  let modelDir: string;
+  const hello = [{ role: "user" as const, content: "Solve for x: 2x = 6" }];
   before(async () => {
-    const { dir } = writeTinyGgufModel(mkdtempSync(path.join(tmpdir(), "distill-serve-")), { arch: "qwen2" });
-    running = await serve({ model: dir, name: "tiny", port: 0, defaultMaxTokens: 16 });
+    modelDir = writeTinyGgufModel(mkdtempSync(path.join(tmpdir(), "distill-serve-")), { arch: "qwen2" }).dir;
+    running = await serve({ model: modelDir, name: "tiny", port: 0, defaultMaxTokens: 16 });
     client = new OpenAI({ baseURL: running.url, apiKey: "unused", maxRetries: 0 });
   });
   after(() => running.close());
@@ -61,11 +68,92 @@ describe("distill serve", () => {
     assert.ok(pieces > 1 && pieces <= plain.usage!.completion_tokens, `${pieces} pieces`);
   });
 
-  it("answers bad requests with OpenAI-shaped errors", async () => {
+  it("answers bad requests with OpenAI-shaped errors naming the field", async () => {
     await assert.rejects(
       client.chat.completions.create({ model: "tiny", messages: [] }),
       (e: unknown) => e instanceof OpenAI.BadRequestError && /messages/.test(e.message),
     );
+    await assert.rejects(
+      client.chat.completions.create({ model: "tiny", messages: hello, max_tokens: -5 }),
+      (e: unknown) => e instanceof OpenAI.BadRequestError && e.param === "max_tokens",
+    );
+    const messages = hello;
+    const refused: [Record<string, unknown> | string, number, string | null, string][] = [
+      [{ messages, max_tokens: -5 }, 400, "max_tokens", "invalid_value"],
+      [{ messages, max_completion_tokens: 1.5 }, 400, "max_completion_tokens", "invalid_value"],
+      [{ messages, temperature: "abc" }, 400, "temperature", "invalid_value"],
+      [{ messages, temperature: 3 }, 400, "temperature", "invalid_value"],
+      [{ messages, top_p: 0 }, 400, "top_p", "invalid_value"],
+      [{ messages, n: 0 }, 400, "n", "invalid_value"],
+      [{ messages, seed: "1" }, 400, "seed", "invalid_value"],
+      [{ messages, stream: "yes" }, 400, "stream", "invalid_value"],
+      [{ messages, stream_options: { include_usage: "y" } }, 400, "stream_options", "invalid_value"],
+      [{ messages, presence_penalty: 0.5 }, 400, "presence_penalty", "invalid_value"],
+      [{ messages, tools: [] }, 400, "tools", "unknown_parameter"],
+      [{ messages: [{ role: "robot", content: "hi" }] }, 400, "messages", "invalid_value"],
+      [{ messages: [{ role: "user", content: [{ type: "image_url" }] }] }, 400, "messages", "invalid_value"],
+      [{ messages, model: "other" }, 404, "model", "model_not_found"],
+      [[1, 2], 400, null, "invalid_type"],
+      ["{not json", 400, null, "invalid_json"],
+    ];
+    for (const [body, status, param, code] of refused) {
+      const reply = await fetch(`${running.url}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      });
+      const { error } = (await reply.json()) as { error: Record<string, unknown> };
+      const what = JSON.stringify(body);
+      assert.equal(reply.status, status, what);
+      assert.deepEqual(Object.keys(error).sort(), ["code", "message", "param", "type"], what);
+      assert.equal(error.type, "invalid_request_error", what);
+      assert.equal(error.param, param, what);
+      assert.equal(error.code, code, what);
+      assert.ok(typeof error.message === "string" && error.message.length > 0, what);
+    }
+  });
+
+  it("takes text parts, nulls as unset and the user field", async () => {
+    const reply = await fetch(`${running.url}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "tiny",
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "Solve for x: " },
+              { type: "text", text: "2x = 6" },
+            ],
+          },
+        ],
+        max_tokens: 4,
+        temperature: null,
+        stream_options: null,
+        user: "someone",
+      }),
+    });
+    assert.equal(reply.status, 200);
+    const body = (await reply.json()) as { usage: { completion_tokens: number } };
+    assert.ok(body.usage.completion_tokens > 0 && body.usage.completion_tokens <= 4);
+  });
+
+  it("refuses --parallel below 1 instead of hanging every request", async () => {
+    await assert.rejects(
+      serve({ model: modelDir, port: 0, parallel: 0 }),
+      (e: unknown) => e instanceof UserError && /parallel must be an integer of at least 1/.test(e.message),
+    );
+    const cli = spawnSync(
+      process.execPath,
+      ["--import", "tsx", cliPath, "serve", "--model", modelDir, "--parallel", "0"],
+      {
+        encoding: "utf8",
+        cwd: repo,
+      },
+    );
+    assert.equal(cli.status, 2, cli.stderr);
+    assert.match(cli.stderr, /--parallel/);
   });
 
   it("is a teacher for distill generate", async () => {

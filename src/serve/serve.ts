@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { createTeacher } from "../teachers/registry.ts";
 import type { Completion, Teacher } from "../teachers/types.ts";
-import type { ChatMessage } from "../template/render.ts";
+import { UserError } from "../util/errors.ts";
+import { isProblem, parseChatRequest } from "./request.ts";
 
 export interface ServeOptions {
   /** A model folder of the project's own, `gguf:<path>`, or any teacher spec. */
@@ -32,11 +33,18 @@ export interface RunningServer {
  * request that arrives mid-way joins at the next step.
  */
 export async function serve(options: ServeOptions): Promise<RunningServer> {
-  const teacher = createTeacher(options.model, { sequences: options.parallel ?? 8 });
+  const parallel = options.parallel ?? 8;
+  if (!Number.isInteger(parallel) || parallel < 1)
+    throw new UserError(
+      `parallel must be an integer of at least 1 (got ${parallel}): requests would wait forever`,
+    );
+  const teacher = createTeacher(options.model, { sequences: parallel });
   const name = options.name ?? options.model.replace(/\/+$/, "").split("/").at(-1) ?? "model";
   const server = createServer((req, res) => {
     handle(req, res, teacher, name, options.defaultMaxTokens ?? 512).catch((err: unknown) => {
-      sendError(res, 500, `internal error: ${(err as Error).message}`, "server_error");
+      // a request the model cannot take (a prompt longer than its context) is the client's to fix
+      if (err instanceof UserError) sendError(res, 400, err.message, "invalid_request_error");
+      else sendError(res, 500, `internal error: ${(err as Error).message}`, "server_error");
     });
   });
   await new Promise<void>((resolve) =>
@@ -52,19 +60,6 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
       await teacher.close?.();
     },
   };
-}
-
-interface ChatRequest {
-  model?: string;
-  messages?: ChatMessage[];
-  temperature?: number;
-  top_p?: number;
-  max_tokens?: number;
-  max_completion_tokens?: number;
-  seed?: number;
-  n?: number;
-  stream?: boolean;
-  stream_options?: { include_usage?: boolean };
 }
 
 async function handle(
@@ -86,27 +81,35 @@ async function handle(
   }
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  let body: ChatRequest;
+  let body: unknown;
   try {
     body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
   } catch {
-    return sendError(res, 400, "the body is not valid JSON", "invalid_request_error");
+    return sendError(res, 400, "the body is not valid JSON", "invalid_request_error", null, "invalid_json");
   }
-  const problem = checkRequest(body);
-  if (problem) return sendError(res, 400, problem.message, "invalid_request_error", problem.param);
+  const request = parseChatRequest(body, name, defaultMaxTokens);
+  if (isProblem(request))
+    return sendError(
+      res,
+      request.status,
+      request.message,
+      "invalid_request_error",
+      request.param,
+      request.code,
+    );
 
   const created = Math.floor(Date.now() / 1000);
   const id = `chatcmpl-${created.toString(36)}${Math.random().toString(36).slice(2, 10)}`;
-  const n = body.n ?? 1;
+  const { n } = request;
   const sampling = {
-    messages: body.messages!,
+    messages: request.messages,
     n,
-    temperature: body.temperature ?? 1,
-    topP: body.top_p ?? 1,
-    maxTokens: body.max_completion_tokens ?? body.max_tokens ?? defaultMaxTokens,
-    seed: body.seed,
+    temperature: request.temperature,
+    topP: request.topP,
+    maxTokens: request.maxTokens,
+    seed: request.seed,
   };
-  if (!body.stream) {
+  if (!request.stream) {
     const completions = await teacher.sample(sampling);
     return sendJson(res, 200, {
       id,
@@ -150,7 +153,7 @@ async function handle(
     if (rest) content(index, rest);
     send([{ index, delta: {}, finish_reason: c.finishReason }]);
   });
-  if (body.stream_options?.include_usage) send([], { usage: usageOf(completions) });
+  if (request.includeUsage) send([], { usage: usageOf(completions) });
   res.end("data: [DONE]\n\n");
 }
 
@@ -158,20 +161,6 @@ function usageOf(completions: Completion[]) {
   const prompt = completions[0]?.usage.promptTokens ?? 0;
   const completion = completions.reduce((s, c) => s + c.usage.completionTokens, 0);
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
-}
-
-function checkRequest(body: ChatRequest): { message: string; param: string } | null {
-  if (!Array.isArray(body?.messages) || body.messages.length === 0)
-    return { message: "messages must be a non-empty array", param: "messages" };
-  for (const m of body.messages) {
-    if (typeof m?.role !== "string" || typeof m?.content !== "string") {
-      return { message: "each message needs a string role and string content", param: "messages" };
-    }
-  }
-  const n = body.n ?? 1;
-  if (!Number.isInteger(n) || n < 1 || n > 64)
-    return { message: "n must be an integer from 1 to 64", param: "n" };
-  return null;
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {
@@ -185,10 +174,11 @@ function sendError(
   message: string,
   type: string,
   param: string | null = null,
+  code: string | null = null,
 ): void {
   if (res.headersSent) {
     res.end();
     return;
   }
-  sendJson(res, status, { error: { message, type, param, code: null } });
+  sendJson(res, status, { error: { message, type, param, code } });
 }
