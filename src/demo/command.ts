@@ -1,6 +1,9 @@
 import { Command } from "commander";
+import { UserError } from "../util/errors.ts";
+import { integerFlag } from "../util/flags.ts";
 import { withFolderLock } from "../util/lock.ts";
 import type { DemoSummary } from "./demo.ts";
+import { type DemoSizeName, demoSizes } from "./sizes.ts";
 
 export const demoCommand = new Command("demo")
   .description(
@@ -8,19 +11,36 @@ export const demoCommand = new Command("demo")
   )
   .option("--out <dir>", "run folder", "runs/demo")
   .option("--quick", "a smaller run (within 10 minutes on 2 cores); the full demo takes up to 45")
-  .option("--seed <s>", "seed of the whole run (default 1)", Number)
-  .action(async (flags: { out: string; quick?: boolean; seed?: number }) => {
+  .option("--seed <s>", "seed of the whole run (default 1)", integerFlag(0, 2 ** 31 - 1))
+  .option(
+    "--size <name>",
+    `${Object.keys(demoSizes).join(", ")} (smoke: every stage on tiny sizes in about a minute — the plumbing, not the learning); default full, --quick, or $DISTILLERY_DEMO_SIZE`,
+  )
+  .action(async (flags: { out: string; quick?: boolean; seed?: number; size?: string }) => {
+    const size =
+      flags.size !== undefined
+        ? demoSize(flags.size, "--size")
+        : demoSize(flags.quick ? undefined : process.env.DISTILLERY_DEMO_SIZE, "$DISTILLERY_DEMO_SIZE");
     const { demo } = await import("./demo.ts");
     const started = Date.now();
     const summary = await withFolderLock(flags.out, "distill demo", () =>
       demo({
         ...flags,
+        size,
         onStage: (stage, detail) => process.stderr.write(`[${elapsed(started)}] ${stage}: ${detail}\n`),
       }),
     );
     process.stdout.write(`\n${formatTable(summary)}\n${formatExample(summary)}\n`);
     process.stdout.write(`run folder: ${flags.out} (summary.json, report.html) — ${elapsed(started)}\n`);
   });
+
+/** `--size` (or $DISTILLERY_DEMO_SIZE, which lets tests run `npm start` as printed) checked against the known sizes. */
+function demoSize(name: string | undefined, from: string): DemoSizeName | undefined {
+  if (name === undefined || name === "") return undefined;
+  if (!Object.hasOwn(demoSizes, name))
+    throw new UserError(`${from}: "${name}" is not a demo size (${Object.keys(demoSizes).join(", ")})`);
+  return name as DemoSizeName;
+}
 
 function elapsed(since: number): string {
   const s = Math.round((Date.now() - since) / 1000);
