@@ -1,18 +1,9 @@
 import { createServer } from "node:net";
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { UserError } from "../util/errors.ts";
+import { integerFlag } from "../util/flags.ts";
 import { systemReason } from "../util/outputs.ts";
 import { onParentGone } from "./parent.ts";
-
-/** A commander parser for an integer flag within [min, max]; anything else is a usage error (exit 2). */
-function integerIn(min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === "" || !Number.isInteger(n) || n < min || n > max)
-      throw new InvalidArgumentError(`an integer from ${min} to ${max}`);
-    return n;
-  };
-}
 
 export const serveCommand = new Command("serve")
   .description(
@@ -24,11 +15,11 @@ export const serveCommand = new Command("serve")
   )
   .option("--name <id>", "the model id clients use (default: the folder's name)")
   .option("--host <host>", "address to listen on", "127.0.0.1")
-  .option("--port <port>", "port (0: any free one)", integerIn(0, 65535), 8000)
+  .option("--port <port>", "port (0: any free one)", integerFlag(0, 65535), 8000)
   .option(
     "--parallel <n>",
     "sequences decoded together; more requests wait for a free one",
-    integerIn(1, 4096),
+    integerFlag(1, 4096),
     8,
   )
   .action(async (flags: { model: string; name?: string; host: string; port: number; parallel: number }) => {

@@ -1,12 +1,7 @@
 /** `distill verify`: answer equivalence over a JSON Lines file of gold/pred pairs. */
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
+import { integerFlag } from "../util/flags.ts";
 import { type VerifySummary, verifyFile } from "./verify.ts";
-
-function decimalPlaces(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 15) throw new InvalidArgumentError("an integer from 0 to 15");
-  return n;
-}
 
 const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -39,7 +34,7 @@ export const verifyCommand = new Command("verify")
   .option(
     "--precision <places>",
     "decimal places for decimal answers (default: 6; a line's own precision wins)",
-    decimalPlaces,
+    integerFlag(0, 15),
   )
   .option("--answer-start <marker>", "opening marker of the template's answer part", "<answer>")
   .option("--answer-end <marker>", "closing marker of the template's answer part", "</answer>")
