@@ -12,11 +12,12 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { type Batch, TrainableDecoder } from "../src/engine/decoder.ts";
+import type { Batch } from "../src/engine/batch.ts";
 import { getKernels } from "../src/engine/kernels.ts";
 import { decoderOptimizer, trainStep } from "../src/engine/step.ts";
 import { parseModelConfig } from "../src/model/config.ts";
 import { Rng } from "../src/model/rng.ts";
+import { TrainableDecoder } from "../src/model/trainable.ts";
 
 const { values: opts } = parseArgs({
   options: {

@@ -155,7 +155,7 @@ export function rmsnorm(g: Tape, x: Tensor, w: Tensor, eps: number): Tensor {
   return out;
 }
 
-/** cos/sin tables [maxPos, headDim/2] for rotate-half RoPE, computed like HF (float32 inv_freq). */
+/** cos/sin tables [maxPos, headDim/2] for rotate-half RoPE (headDim = 2 · invFreq.length). */
 export interface RopeTable {
   cos: Float32Array;
   sin: Float32Array;
@@ -163,20 +163,22 @@ export interface RopeTable {
   headDim: number;
 }
 
-export function ropeTable(maxPos: number, headDim: number, theta: number): RopeTable {
-  const half = headDim / 2;
+/**
+ * The table for positions 0…maxPos-1 from RoPE's inverse frequencies (src/model/rope.ts computes them
+ * from a config): angle = pos · invFreq[i] rounded to float32, as HF's float32 matmul gives it.
+ */
+export function ropeTable(invFreq: Float32Array, maxPos: number): RopeTable {
+  const half = invFreq.length;
   const cos = new Float32Array(maxPos * half);
   const sin = new Float32Array(maxPos * half);
   for (let i = 0; i < half; i++) {
-    // HF: inv_freq = 1 / theta^(arange(0, dim, 2) / dim) in float32, freqs = pos * inv_freq in float32
-    const inv = Math.fround(1 / theta ** Math.fround((2 * i) / headDim));
     for (let p = 0; p < maxPos; p++) {
-      const f = Math.fround(p * inv);
+      const f = Math.fround(p * invFreq[i]!);
       cos[p * half + i] = Math.cos(f);
       sin[p * half + i] = Math.sin(f);
     }
   }
-  return { cos, sin, maxPos, headDim };
+  return { cos, sin, maxPos, headDim: 2 * half };
 }
 
 /** RoPE on x [rows, heads*headDim] at positions pos [rows]. */

@@ -3,8 +3,17 @@
  * backward each micro-batch with the loss normalised by the whole step's target weight (so k micro-
  * batches equal one big batch), clip the global norm, AdamW.
  */
-import type { Batch, TrainableDecoder } from "./decoder.ts";
+import type { Tensor } from "./autograd.ts";
+import type { Batch } from "./batch.ts";
 import { AdamW, type AdamWOptions, clipGradNorm } from "./optim.ts";
+
+/** What a step needs of a model (src/model/trainable.ts's TrainableDecoder is one). */
+export interface TrainableModel {
+  /** Trainable tensors by name; gradients accumulate in them. */
+  readonly params: Map<string, Tensor>;
+  /** Forward + backward of one micro-batch, loss normalised by `normalizer` target weight; returns the loss. */
+  lossAndGrad(batch: Batch, normalizer?: number): number;
+}
 
 export interface StepResult {
   /** Mean masked cross-entropy over the step's weighted targets (before the update). */
@@ -16,12 +25,12 @@ export interface StepResult {
 }
 
 /** AdamW for a decoder; norms and biases decay too unless `decay` says otherwise (torch's default). */
-export function decoderOptimizer(model: TrainableDecoder, opts: AdamWOptions): AdamW {
+export function decoderOptimizer(model: TrainableModel, opts: AdamWOptions): AdamW {
   return new AdamW(model.params, opts);
 }
 
 export function trainStep(
-  model: TrainableDecoder,
+  model: TrainableModel,
   opt: AdamW,
   microBatches: Batch[],
   maxGradNorm = 1,

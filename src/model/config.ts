@@ -1,10 +1,14 @@
 /**
  * `config.json` of a Hugging Face decoder checkpoint, validated with zod, plus the architecture table:
  * qwen2, qwen3 and llama share one decoder and differ only in the rows of `architectures` below.
+ * Both spellings transformers writes are read (≤ 4: top-level `rope_theta`/`rope_scaling`; 5:
+ * `rope_parameters`, `dtype`, `layer_types`); a field that would change the computation and is not
+ * implemented here is refused with its name, never ignored.
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { UserError } from "../util/errors.ts";
+import { type RopeParameters, readRopeParameters } from "./rope.ts";
 
 /** What differs between the supported decoder families (data, not code paths). */
 export interface Architecture {
@@ -50,76 +54,124 @@ export const architectures: Record<string, Architecture> = {
 const tokenIds = z.union([z.number().int().nonnegative(), z.array(z.number().int().nonnegative())]).nullish();
 
 /** The fields of config.json the decoder reads; unknown fields are kept as they are (passthrough). */
-export const modelConfigSchema = z
-  .looseObject({
-    model_type: z.string(),
-    architectures: z.array(z.string()).optional(),
-    vocab_size: z.number().int().positive(),
-    hidden_size: z.number().int().positive(),
-    intermediate_size: z.number().int().positive(),
-    num_hidden_layers: z.number().int().positive(),
-    num_attention_heads: z.number().int().positive(),
-    num_key_value_heads: z.number().int().positive().optional(),
-    head_dim: z.number().int().positive().nullish(),
-    rms_norm_eps: z.number().positive().default(1e-6),
-    rope_theta: z.number().positive().default(10000),
-    rope_scaling: z.unknown().optional(),
-    tie_word_embeddings: z.boolean().default(false),
-    max_position_embeddings: z.number().int().positive().default(2048),
-    bos_token_id: tokenIds,
-    eos_token_id: tokenIds,
-    pad_token_id: tokenIds,
-    attention_bias: z.boolean().optional(),
-    hidden_act: z.string().default("silu"),
-    torch_dtype: z.string().optional(),
-    use_sliding_window: z.boolean().optional(),
-  })
-  .superRefine((c, ctx) => {
-    if (!(c.model_type in architectures)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["model_type"],
-        message: `unsupported model_type "${c.model_type}" (supported: ${Object.keys(architectures).join(", ")})`,
-      });
-    }
-    const kv = c.num_key_value_heads ?? c.num_attention_heads;
-    if (c.num_attention_heads % kv !== 0) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["num_key_value_heads"],
-        message: `num_attention_heads (${c.num_attention_heads}) must be a multiple of num_key_value_heads (${kv})`,
-      });
-    }
-    if (!c.head_dim && c.hidden_size % c.num_attention_heads !== 0) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["hidden_size"],
-        message: "hidden_size must be divisible by num_attention_heads when head_dim is not given",
-      });
-    }
-    if (c.hidden_act !== "silu") {
-      ctx.addIssue({
-        code: "custom",
-        path: ["hidden_act"],
-        message: `only "silu" is supported, got "${c.hidden_act}"`,
-      });
-    }
-    if (c.rope_scaling != null && !isLlama3Scaling(c.rope_scaling)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["rope_scaling"],
-        message:
-          'only rope_scaling of rope_type "llama3" (with factor, low_freq_factor, high_freq_factor, original_max_position_embeddings) is supported',
-      });
-    }
-    if (c.use_sliding_window === true) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["use_sliding_window"],
-        message: "sliding-window attention is not supported",
-      });
-    }
-  });
+const looseConfig = z.looseObject({
+  model_type: z.string(),
+  architectures: z.array(z.string()).optional(),
+  vocab_size: z.number().int().positive(),
+  hidden_size: z.number().int().positive(),
+  intermediate_size: z.number().int().positive(),
+  num_hidden_layers: z.number().int().positive(),
+  num_attention_heads: z.number().int().positive(),
+  num_key_value_heads: z.number().int().positive().optional(),
+  head_dim: z.number().int().positive().nullish(),
+  rms_norm_eps: z.number().positive().default(1e-6),
+  // RoPE in either spelling; read (and checked) by readRopeParameters, written back as given.
+  rope_theta: z.number().positive().nullish(),
+  rope_scaling: z.unknown().optional(),
+  rope_parameters: z.unknown().optional(),
+  tie_word_embeddings: z.boolean().default(false),
+  max_position_embeddings: z.number().int().positive().default(2048),
+  bos_token_id: tokenIds,
+  eos_token_id: tokenIds,
+  pad_token_id: tokenIds,
+  attention_bias: z.boolean().optional(),
+  hidden_act: z.string().default("silu"),
+  torch_dtype: z.string().optional(),
+  use_sliding_window: z.boolean().optional(),
+  layer_types: z.array(z.string()).nullish(),
+  mlp_bias: z.boolean().optional(),
+  attention_dropout: z.number().nonnegative().optional(),
+});
+
+export const modelConfigSchema = looseConfig.superRefine((c, ctx) => {
+  if (!(c.model_type in architectures)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["model_type"],
+      message: `unsupported model_type "${c.model_type}" (supported: ${Object.keys(architectures).join(", ")})`,
+    });
+  }
+  const kv = c.num_key_value_heads ?? c.num_attention_heads;
+  if (c.num_attention_heads % kv !== 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["num_key_value_heads"],
+      message: `num_attention_heads (${c.num_attention_heads}) must be a multiple of num_key_value_heads (${kv})`,
+    });
+  }
+  if (!c.head_dim && c.hidden_size % c.num_attention_heads !== 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["hidden_size"],
+      message: "hidden_size must be divisible by num_attention_heads when head_dim is not given",
+    });
+  }
+  if (c.hidden_act !== "silu") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["hidden_act"],
+      message: `only "silu" is supported, got "${c.hidden_act}"`,
+    });
+  }
+  const headDim = c.head_dim ?? c.hidden_size / c.num_attention_heads;
+  if (headDim % 2 !== 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["head_dim"],
+      message: `RoPE needs an even head_dim, got ${headDim}`,
+    });
+  }
+  const rope = readRopeParameters(c);
+  if ("field" in rope) ctx.addIssue({ code: "custom", path: rope.field.split("."), message: rope.message });
+  for (const { field, message } of unsupportedSettings(c))
+    ctx.addIssue({ code: "custom", path: [field], message });
+});
+
+/**
+ * Settings of real configs that change what the decoder computes and that it does not implement.
+ * qwen2's `attention_bias` is not among them: transformers' Qwen2 always has Q/K/V biases and no
+ * o_proj bias, whatever the field says; qwen3/llama put a bias on o_proj too when it is true.
+ */
+function unsupportedSettings(c: z.infer<typeof looseConfig>): { field: string; message: string }[] {
+  const out: { field: string; message: string }[] = [];
+  if (c.use_sliding_window === true)
+    out.push({ field: "use_sliding_window", message: "sliding-window attention is not supported" });
+  const other = c.layer_types?.find((t) => t !== "full_attention");
+  if (other)
+    out.push({
+      field: "layer_types",
+      message: `only "full_attention" layers are supported, got "${other}"`,
+    });
+  if (c.attention_bias === true && c.model_type !== "qwen2")
+    out.push({
+      field: "attention_bias",
+      message: `attention biases (o_proj included) are not supported for ${c.model_type}`,
+    });
+  if (c.mlp_bias === true) out.push({ field: "mlp_bias", message: "MLP biases are not supported" });
+  if (c.attention_dropout)
+    out.push({
+      field: "attention_dropout",
+      message: `attention dropout (${c.attention_dropout}) is not supported; set it to 0`,
+    });
+  for (const field of foreignFields)
+    if (c[field] != null && c[field] !== false)
+      out.push({ field, message: "is not supported (the Qwen2/Qwen3/Llama decoder has no such setting)" });
+  return out;
+}
+
+/** Fields other decoder families use to change the computation; present in a config, they are refused. */
+const foreignFields = [
+  "quantization_config",
+  "attn_logit_softcapping",
+  "final_logit_softcapping",
+  "logits_scaling",
+  "embedding_multiplier",
+  "residual_multiplier",
+  "attention_multiplier",
+  "no_rope_layers",
+  "moe_intermediate_size",
+  "num_experts",
+] as const;
 
 export type ModelConfig = z.infer<typeof modelConfigSchema>;
 
@@ -134,8 +186,9 @@ export interface ModelDims {
   headDim: number;
   vocab: number;
   eps: number;
-  ropeTheta: number;
-  /** Qwen2 always has QKV bias; llama has it when `attention_bias` is true. */
+  /** RoPE from either spelling of config.json (see rope.ts). */
+  rope: RopeParameters;
+  /** Q/K/V projections carry a bias (Qwen2, as transformers builds it whatever `attention_bias` says). */
   qkvBias: boolean;
 }
 
@@ -153,8 +206,8 @@ export function modelDims(config: ModelConfig): ModelDims {
     headDim: config.head_dim ?? config.hidden_size / heads,
     vocab: config.vocab_size,
     eps: config.rms_norm_eps,
-    ropeTheta: config.rope_theta,
-    qkvBias: arch.qkvBias || config.attention_bias === true,
+    rope: ropeOf(config),
+    qkvBias: arch.qkvBias,
   };
 }
 
@@ -179,57 +232,11 @@ export function readModelConfig(path: string): ModelConfig {
   return parseModelConfig(json, path);
 }
 
-/** Llama 3.1's frequency-dependent RoPE scaling, as config.json spells it. */
-export interface Llama3RopeScaling {
-  rope_type: "llama3";
-  factor: number;
-  low_freq_factor: number;
-  high_freq_factor: number;
-  original_max_position_embeddings: number;
-}
-
-function isLlama3Scaling(v: unknown): v is Llama3RopeScaling {
-  const r = v as Record<string, unknown>;
-  return (
-    (r?.rope_type === "llama3" || r?.type === "llama3") &&
-    ["factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"].every(
-      (k) => typeof r[k] === "number",
-    )
-  );
-}
-
-/**
- * Per-frequency divisors of RoPE (length headDim/2): 1 everywhere without scaling. Llama 3 leaves short
- * wavelengths alone, divides long ones by `factor`, and blends in between. llama.cpp stores exactly
- * these divisors as the `rope_freqs.weight` tensor.
- */
-export function ropeFrequencyFactors(config: ModelConfig): Float64Array {
-  const d = modelDims(config);
-  const half = d.headDim / 2;
-  const out = new Float64Array(half).fill(1);
-  const rs = config.rope_scaling;
-  if (!isLlama3Scaling(rs)) return out;
-  const lowWavelen = rs.original_max_position_embeddings / rs.low_freq_factor;
-  const highWavelen = rs.original_max_position_embeddings / rs.high_freq_factor;
-  for (let i = 0; i < half; i++) {
-    const wavelen = (2 * Math.PI) / d.ropeTheta ** ((-2 * i) / d.headDim);
-    if (wavelen < highWavelen) out[i] = 1;
-    else if (wavelen > lowWavelen) out[i] = rs.factor;
-    else {
-      const smooth =
-        (rs.original_max_position_embeddings / wavelen - rs.low_freq_factor) /
-        (rs.high_freq_factor - rs.low_freq_factor);
-      out[i] = 1 / ((1 - smooth) / rs.factor + smooth);
-    }
-  }
-  return out;
-}
-
-/** RoPE inverse frequencies theta^(-2i/headDim) / factor_i, rounded to float32 as HF computes them. */
-export function ropeInverseFrequencies(config: ModelConfig): Float32Array {
-  const d = modelDims(config);
-  const factors = ropeFrequencyFactors(config);
-  return Float32Array.from(factors, (f, i) => 1 / d.ropeTheta ** ((2 * i) / d.headDim) / f);
+/** RoPE of a parsed config (parsing already refused one that cannot be read). */
+function ropeOf(config: ModelConfig): RopeParameters {
+  const rope = readRopeParameters(config);
+  if ("field" in rope) throw new UserError(rope.message, { field: rope.field });
+  return rope;
 }
 
 /** First id of a config token-id field that may be a number or a list. */

@@ -10,8 +10,10 @@
  * plain TypeScript loop (float64 accumulation); both match llama.cpp to ~1e-5 in log-probability.
  */
 import { getKernels } from "../engine/kernels.ts";
-import { type ModelDims, modelDims, ropeInverseFrequencies } from "./config.ts";
+import type { RopeTable } from "../engine/ops.ts";
+import { type ModelDims, modelDims } from "./config.ts";
 import type { Model } from "./model.ts";
+import { RopeTables } from "./rope.ts";
 
 interface LayerWeights {
   attnNorm: Float32Array;
@@ -72,8 +74,8 @@ export class Decoder {
   private readonly lmHead: Float32Array;
   private readonly finalNorm: Float32Array;
   private readonly layers: LayerWeights[];
-  /** RoPE inverse frequencies (headDim/2), float32 as HF computes them, Llama 3 scaling applied. */
-  private readonly invFreq: Float32Array;
+  /** RoPE cos/sin by position, the same tables the training decoder reads. */
+  private readonly rope: RopeTables;
 
   /** out (T, N) = x (T, K) · w (N, K)ᵀ + bias: the engine's native GEMM when loaded, else plain TS. */
   private readonly mm: typeof matmulT;
@@ -116,7 +118,7 @@ export class Decoder {
         wDown: get(`${p}.mlp.down_proj.weight`),
       });
     }
-    this.invFreq = ropeInverseFrequencies(model.config);
+    this.rope = new RopeTables(d.rope, d.headDim, this.maxPositions);
   }
 
   newCache(capacity = 256): KvCache {
@@ -190,16 +192,9 @@ export class Decoder {
     const proj = new Float32Array(R * C);
     const gate = new Float32Array(R * d.ffn);
     const up = new Float32Array(R * d.ffn);
-    const half = d.headDim / 2;
-    const cos = new Float32Array(R * half);
-    const sin = new Float32Array(R * half);
-    for (let r = 0; r < R; r++) {
-      for (let i = 0; i < half; i++) {
-        const angle = Math.fround(positions[r] * this.invFreq[i]);
-        cos[r * half + i] = Math.cos(angle);
-        sin[r * half + i] = Math.sin(angle);
-      }
-    }
+    let maxPos = 0;
+    for (const p of positions) if (p > maxPos) maxPos = p;
+    const table = this.rope.covering(maxPos + 1);
 
     for (let l = 0; l < d.layers; l++) {
       const w = this.layers[l];
@@ -210,8 +205,8 @@ export class Decoder {
       this.mm(v, h, w.wv, w.bv, R, C, kvW);
       if (w.qNorm) rmsNorm(q, q, w.qNorm, R * d.heads, d.headDim, d.eps);
       if (w.kNorm) rmsNorm(k, k, w.kNorm, R * d.kvHeads, d.headDim, d.eps);
-      applyRope(q, cos, sin, R, d.heads, d.headDim);
-      applyRope(k, cos, sin, R, d.kvHeads, d.headDim);
+      applyRope(q, table, positions, d.heads);
+      applyRope(k, table, positions, d.kvHeads);
       for (let r = 0; r < R; r++) {
         rowCaches[r].keys[l].set(k.subarray(r * kvW, (r + 1) * kvW), positions[r] * kvW);
         rowCaches[r].values[l].set(v.subarray(r * kvW, (r + 1) * kvW), positions[r] * kvW);
@@ -371,25 +366,19 @@ function nativeMatmulT(gemm: ReturnType<typeof getKernels>["gemm"]): typeof matm
   };
 }
 
-/** HF rotate_half RoPE on each head of x (T, H·D): pairs (i, i + D/2) rotate by pos·invFreq[i]. */
-function applyRope(
-  x: Float32Array,
-  cos: Float32Array,
-  sin: Float32Array,
-  T: number,
-  H: number,
-  D: number,
-): void {
+/** HF rotate_half RoPE on each head of x (R, H·D): pairs (i, i + D/2) of row r rotate by its position's angles. */
+function applyRope(x: Float32Array, table: RopeTable, positions: Int32Array, H: number): void {
+  const D = table.headDim;
   const half = D / 2;
-  for (let t = 0; t < T; t++) {
-    const c = t * half;
+  for (let r = 0; r < positions.length; r++) {
+    const c = positions[r] * half;
     for (let h = 0; h < H; h++) {
-      const o = (t * H + h) * D;
+      const o = (r * H + h) * D;
       for (let i = 0; i < half; i++) {
         const x1 = x[o + i];
         const x2 = x[o + half + i];
-        const cs = cos[c + i];
-        const sn = sin[c + i];
+        const cs = table.cos[c + i];
+        const sn = table.sin[c + i];
         x[o + i] = x1 * cs - x2 * sn;
         x[o + half + i] = x2 * cs + x1 * sn;
       }

@@ -8,10 +8,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { qwen2SplitPattern } from "../tokenizer/byteLevel.ts";
 import { UserError } from "../util/errors.ts";
-import { firstTokenId, modelDims, parameterShapes, ropeFrequencyFactors } from "./config.ts";
+import { firstTokenId, modelDims, parameterShapes } from "./config.ts";
 import { GgmlType, type GgufKv, type GgufTensorIn, kv, writeGguf } from "./ggufFormat.ts";
 import { loadModelFolder, readJsonFile } from "./hfFolder.ts";
 import type { Model, Tensor } from "./model.ts";
+import { ropeFrequencyFactors } from "./rope.ts";
 
 /** HF tensor name → llama.cpp tensor name (null when the tensor has no GGUF counterpart). */
 export function ggufTensorName(hfName: string): string | null {
@@ -193,7 +194,7 @@ export function ggufArchKvs(model: Model, name: string, f16: boolean): GgufKv[] 
     kv.u32(`${a}.feed_forward_length`, d.ffn),
     kv.u32(`${a}.attention.head_count`, d.heads),
     kv.u32(`${a}.attention.head_count_kv`, d.kvHeads),
-    kv.f32(`${a}.rope.freq_base`, d.ropeTheta),
+    kv.f32(`${a}.rope.freq_base`, d.rope.theta),
     kv.f32(`${a}.attention.layer_norm_rms_epsilon`, d.eps),
     // head_dim may differ from hidden/heads (Qwen3); llama.cpp reads it from key/value length.
     kv.u32(`${a}.attention.key_length`, d.headDim),
@@ -225,8 +226,8 @@ export function ggufTensors(model: Model, f16: boolean): GgufTensorIn[] {
     out.push({ name, shape: tensor.shape, data: tensor.data, type });
   }
   // Llama 3 RoPE scaling travels as per-frequency divisors (what convert_hf_to_gguf writes).
-  if (model.config.rope_scaling != null) {
-    const factors = Float32Array.from(ropeFrequencyFactors(model.config));
+  if (d.rope.type !== "default") {
+    const factors = Float32Array.from(ropeFrequencyFactors(d.rope, d.headDim));
     out.push({ name: "rope_freqs.weight", shape: [factors.length], data: factors, type: GgmlType.F32 });
   }
   return out;

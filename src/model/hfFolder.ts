@@ -27,8 +27,13 @@ export function loadModelFolder(dir: string): Model {
     throw new UserError("no config.json (is this a Hugging Face model folder?)", { file: dir });
   const config = readModelConfig(configPath);
   const params = readSafetensorsFolder(dir);
-  // Tied checkpoints sometimes still store lm_head; the decoder reads embed_tokens then.
-  if (config.tie_word_embeddings) params.delete("lm_head.weight");
+  // Tied checkpoints store one of the two: transformers writes embed_tokens alone, some tools lm_head
+  // alone or both (the same values). The decoders read embed_tokens.
+  if (config.tie_word_embeddings) {
+    const head = params.get("lm_head.weight");
+    if (head && !params.has("model.embed_tokens.weight")) params.set("model.embed_tokens.weight", head);
+    params.delete("lm_head.weight");
+  }
   const model = { config, params };
   checkModelParams(model, dir);
   return model;

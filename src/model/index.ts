@@ -7,8 +7,6 @@ export {
   parameterShapes,
   parseModelConfig,
   readModelConfig,
-  ropeFrequencyFactors,
-  ropeInverseFrequencies,
 } from "./config.ts";
 export { Decoder, KvCache, logSoftmax } from "./forward.ts";
 export {
@@ -36,9 +34,17 @@ export {
 } from "./pretrained.ts";
 export { Rng } from "./rng.ts";
 export {
+  type RopeParameters,
+  RopeTables,
+  readRopeParameters,
+  ropeFrequencyFactors,
+  ropeInverseFrequencies,
+} from "./rope.ts";
+export {
   readSafetensors,
   readSafetensorsFolder,
   writeSafetensors,
   writeSafetensorsFolder,
 } from "./safetensors.ts";
 export { type ContinuationScore, scoreContinuation } from "./score.ts";
+export { initParams, TrainableDecoder } from "./trainable.ts";

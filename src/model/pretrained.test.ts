@@ -16,7 +16,8 @@ const tiny = writeTinyGgufModel(join(root, "m"), { arch: "qwen2", seed: 5 });
 
 test("loadPretrained reads the HF folder and chats through its ChatML template", () => {
   const p = loadPretrained(tiny.dir);
-  assert.deepEqual(p.stopTokens, [tiny.model.config.eos_token_id]);
+  // config.json's eos (the tokenizer's eos, <|im_end|>), then ChatML's end of text
+  assert.deepEqual(p.stopTokens, [tiny.model.config.eos_token_id, p.tokenizer.tokenToId("<|endoftext|>")]);
   assert.equal(p.tokenizer.idToToken(p.stopTokens[0]), "<|im_end|>");
   const messages = [{ role: "user", content: "Solve for x: 2x + 3 = 7" }];
   const ids = chatPromptIds(p, messages);

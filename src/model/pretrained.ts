@@ -2,8 +2,6 @@
  * A loaded model folder ready for evaluation: weights, tokenizer and chat template together, with
  * text-in/text-out generation over chats (rendered by the tokenizer's own template).
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { type ChatMessage, loadTokenizer, type TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { Decoder } from "./forward.ts";
 import {
@@ -13,15 +11,16 @@ import {
   generate,
   generateBatch,
 } from "./generate.ts";
-import { loadModelFolder, readJsonFile } from "./hfFolder.ts";
+import { loadModelFolder } from "./hfFolder.ts";
 import type { Model } from "./model.ts";
+import { loadStopTokens } from "./stopTokens.ts";
 
 export interface Pretrained {
   dir: string;
   model: Model;
   tokenizer: TextTokenizer;
   decoder: Decoder;
-  /** Ids that end an assistant turn: eos ids of config.json and generation_config.json, the tokenizer's eos. */
+  /** Ids that end an assistant turn (see stopTokens.ts). */
   stopTokens: number[];
 }
 
@@ -29,15 +28,8 @@ export interface Pretrained {
 export function loadPretrained(dir: string, opts: { kernels?: "auto" | "js" } = {}): Pretrained {
   const model = loadModelFolder(dir);
   const tokenizer = loadTokenizer(dir);
-  const stop = new Set<number>();
-  const addIds = (v: unknown) => {
-    for (const id of Array.isArray(v) ? v : [v]) if (typeof id === "number") stop.add(id);
-  };
-  addIds(model.config.eos_token_id);
-  const genPath = join(dir, "generation_config.json");
-  if (existsSync(genPath)) addIds((readJsonFile(genPath) as { eos_token_id?: unknown }).eos_token_id);
-  addIds(tokenizer.eosTokenId);
-  return { dir, model, tokenizer, decoder: new Decoder(model, opts), stopTokens: [...stop] };
+  const stopTokens = loadStopTokens(dir, model.config, tokenizer);
+  return { dir, model, tokenizer, decoder: new Decoder(model, opts), stopTokens };
 }
 
 export interface ChatGenerateOptions extends Omit<GenerateOptions, "stopTokens"> {

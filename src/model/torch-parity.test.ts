@@ -9,10 +9,11 @@ import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { tinyConfig } from "../../test/support/tinyConfig.ts";
-import { randomModel } from "../model/model.ts";
-import { type Batch, TrainableDecoder } from "./decoder.ts";
-import { getKernels } from "./kernels.ts";
-import { decoderOptimizer, trainStep } from "./step.ts";
+import type { Batch } from "../engine/batch.ts";
+import { getKernels } from "../engine/kernels.ts";
+import { decoderOptimizer, trainStep } from "../engine/step.ts";
+import { randomModel } from "./model.ts";
+import { TrainableDecoder } from "./trainable.ts";
 
 const python = "/usr/bin/python3";
 const hasTorch = spawnSync(python, ["-c", "import torch"], { stdio: "ignore" }).status === 0;

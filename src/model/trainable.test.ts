@@ -2,11 +2,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { gradcheck } from "../../test/support/gradcheck.ts";
 import { tinyConfig } from "../../test/support/tinyConfig.ts";
-import { Decoder } from "../model/forward.ts";
-import { randomModel } from "../model/model.ts";
-import { Tape } from "./autograd.ts";
-import { type Batch, TrainableDecoder } from "./decoder.ts";
-import { decoderOptimizer, trainStep } from "./step.ts";
+import { Tape } from "../engine/autograd.ts";
+import type { Batch } from "../engine/batch.ts";
+import { decoderOptimizer, trainStep } from "../engine/step.ts";
+import type { ModelConfig } from "./config.ts";
+import { Decoder } from "./forward.ts";
+import { randomModel } from "./model.ts";
+import { TrainableDecoder } from "./trainable.ts";
 
 const archs = ["qwen2", "qwen3", "llama"] as const;
 
@@ -31,18 +33,74 @@ function batchOf(B: number, T: number, vocab: number, seed: number): Batch {
   return { batch: B, time: T, tokens: inputs, targets };
 }
 
-for (const arch of archs) {
-  test(`${arch}: training forward gives the same logits as src/model's inference forward`, () => {
-    const model = randomModel(tinyConfig(arch, { vocab_size: 97 }), { seed: 3 });
-    const ids = tokens(20, 97, 7);
-    const ours = new TrainableDecoder(model).logits({ batch: 1, time: 20, tokens: ids });
-    const ref = new Decoder(model).forward([...ids], new Decoder(model).newCache(), { allLogits: true });
-    let maxDiff = 0;
-    for (let i = 0; i < ref.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ref[i]! - ours[i]!));
-    assert.equal(ours.length, ref.length);
+/** Llama 3.1's RoPE scaling with a short original context, so it changes most frequencies of a tiny head. */
+const llama3 = {
+  rope_type: "llama3",
+  factor: 8,
+  low_freq_factor: 1,
+  high_freq_factor: 4,
+  original_max_position_embeddings: 64,
+};
+
+/** Max |Δ| between the training and the inference decoder's logits over 40 tokens (positions 0…39). */
+function decodersDiffer(config: ModelConfig): { maxDiff: number; logits: Float32Array } {
+  const model = randomModel(config, { seed: 3, std: 0.2 });
+  const ids = tokens(40, config.vocab_size, 7);
+  const train = new TrainableDecoder(model).logits({ batch: 1, time: ids.length, tokens: ids });
+  const infer = new Decoder(model).logits([...ids]);
+  assert.equal(train.length, infer.length);
+  let maxDiff = 0;
+  for (let i = 0; i < infer.length; i++) maxDiff = Math.max(maxDiff, Math.abs(infer[i]! - train[i]!));
+  return { maxDiff, logits: infer };
+}
+
+const decoderCases: [string, ModelConfig][] = [
+  ["qwen2", tinyConfig("qwen2", { vocab_size: 97 })],
+  ["qwen3", tinyConfig("qwen3", { vocab_size: 97 })],
+  ["llama", tinyConfig("llama", { vocab_size: 97 })],
+  ["llama, llama3 rope_scaling", tinyConfig("llama", { vocab_size: 97, rope_scaling: llama3 })],
+  [
+    "llama, llama3 in transformers 5's rope_parameters",
+    tinyConfig("llama", {
+      vocab_size: 97,
+      rope_theta: undefined,
+      rope_parameters: { ...llama3, rope_theta: 500000 },
+    }),
+  ],
+  [
+    "qwen3, transformers 5's rope_parameters",
+    tinyConfig("qwen3", {
+      vocab_size: 97,
+      rope_theta: undefined,
+      rope_parameters: { rope_type: "default", rope_theta: 1000000 },
+    }),
+  ],
+];
+
+for (const [name, config] of decoderCases) {
+  test(`${name}: the training decoder gives the inference decoder's logits`, () => {
+    const { maxDiff } = decodersDiffer(config);
     assert.ok(maxDiff < 1e-4, `max |Δlogit| ${maxDiff}`);
   });
+}
 
+test("llama3 scaling and rope_parameters' theta change the logits (the cases above are not vacuous)", () => {
+  const plain = decodersDiffer(tinyConfig("llama", { vocab_size: 97 })).logits;
+  const scaled = decodersDiffer(tinyConfig("llama", { vocab_size: 97, rope_scaling: llama3 })).logits;
+  const lowTheta = decodersDiffer(
+    tinyConfig("llama", {
+      vocab_size: 97,
+      rope_theta: undefined,
+      rope_parameters: { rope_type: "default", rope_theta: 10 },
+    }),
+  ).logits;
+  const gap = (a: Float32Array, b: Float32Array) =>
+    a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
+  assert.ok(gap(plain, scaled) > 1e-2, `scaling moved logits by ${gap(plain, scaled)}`);
+  assert.ok(gap(plain, lowTheta) > 1e-2, `theta moved logits by ${gap(plain, lowTheta)}`);
+});
+
+for (const arch of archs) {
   test(`${arch}: finite-difference check of the whole decoder loss`, () => {
     const model = randomModel(tinyConfig(arch, { vocab_size: 31, num_hidden_layers: 1 }), {
       seed: 5,

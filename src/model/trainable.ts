@@ -8,39 +8,15 @@
  *              x = x + down(silu(gate(h)) * up(h)),  h = rmsnorm(x)
  *   logits = rmsnorm(x) · lm_headᵀ   (lm_head = embed_tokens when tied)   (B*T, V)
  */
-import { type ModelConfig, type ModelDims, modelDims, parameterShapes } from "../model/config.ts";
-import type { Model } from "../model/model.ts";
-import { Rng } from "../model/rng.ts";
-import { Tape, Tensor } from "./autograd.ts";
-import { linearCrossEntropy } from "./loss.ts";
-import {
-  add,
-  attention,
-  biasAdd,
-  embedding,
-  linear,
-  type RopeTable,
-  rmsnorm,
-  rope,
-  ropeTable,
-  swiglu,
-} from "./ops.ts";
-
-/** B sequences of T tokens, flattened row-major to B*T. */
-export interface Batch {
-  batch: number;
-  time: number;
-  /** Input token ids [B*T]. */
-  tokens: Int32Array;
-  /** Next-token targets [B*T] (ignored where the weight is 0). */
-  targets: Int32Array;
-  /** Loss weight per target [B*T]: 0 masks a position (prompt, padding); default all 1. */
-  weights?: Float32Array;
-  /** Document id per token [B*T] for packed sequences: attention never crosses ids; default one per row. */
-  segments?: Int32Array;
-  /** RoPE positions [B*T]; default counts from 0 at the start of each row and each new segment. */
-  positions?: Int32Array;
-}
+import { Tape, Tensor } from "../engine/autograd.ts";
+import { type Batch, defaultPositions, defaultSegments } from "../engine/batch.ts";
+import type { LoraAdapters } from "../engine/lora.ts";
+import { linearCrossEntropy } from "../engine/loss.ts";
+import { add, attention, biasAdd, embedding, linear, rmsnorm, rope, swiglu } from "../engine/ops.ts";
+import { type ModelConfig, type ModelDims, modelDims, parameterShapes } from "./config.ts";
+import type { Model } from "./model.ts";
+import { Rng } from "./rng.ts";
+import { RopeTables } from "./rope.ts";
 
 /** Fresh parameters for training from scratch: N(0, std²) matrices, ones for norms, zeros for biases. */
 export function initParams(config: ModelConfig, seed: number, std = 0.02): Model {
@@ -55,32 +31,30 @@ export function initParams(config: ModelConfig, seed: number, std = 0.02): Model
   return { config, params };
 }
 
-/** Default RoPE positions: 0, 1, 2… restarting at each row start and each segment change. */
-export function defaultPositions(batch: number, time: number, segments?: Int32Array): Int32Array {
-  const pos = new Int32Array(batch * time);
-  for (let b = 0; b < batch; b++)
-    for (let t = 0; t < time; t++) {
-      const i = b * time + t;
-      pos[i] = t === 0 || (segments && segments[i] !== segments[i - 1]) ? 0 : pos[i - 1]! + 1;
-    }
-  return pos;
-}
-
 export class TrainableDecoder {
   readonly dims: ModelDims;
   /** Engine tensors over the model's own arrays, keyed by HF name. */
   readonly params = new Map<string, Tensor>();
-  private rope: RopeTable | null = null;
+  private readonly rope: RopeTables;
 
-  constructor(readonly model: Model) {
+  /**
+   * `lora`: adapters on a frozen base. The HF weights then take no gradient (no dW work, no optimizer
+   * state) and `params` also holds each adapter's A and B as `<module>.lora_A.weight` / `.lora_B.weight`.
+   */
+  constructor(
+    readonly model: Model,
+    readonly lora?: LoraAdapters,
+  ) {
     this.dims = modelDims(model.config);
     for (const [name, shape] of parameterShapes(model.config)) {
       const t = model.params.get(name);
       if (!t) throw new Error(`model has no tensor "${name}"`);
       if (t.data.length !== shape.reduce((a, b) => a * b, 1))
         throw new Error(`tensor "${name}" has the wrong size`);
-      this.params.set(name, new Tensor(t.data, shape, true));
+      this.params.set(name, new Tensor(t.data, shape, !lora));
     }
+    for (const [name, t] of lora?.tensors() ?? []) this.params.set(name, t);
+    this.rope = new RopeTables(this.dims.rope, this.dims.headDim, model.config.max_position_embeddings);
   }
 
   /** A new model from config with seeded random weights. */
@@ -90,14 +64,6 @@ export class TrainableDecoder {
 
   private p(name: string): Tensor {
     return this.params.get(name)!;
-  }
-
-  private ropeFor(maxPos: number): RopeTable {
-    if (!this.rope || this.rope.maxPos < maxPos) {
-      const size = Math.max(maxPos, Math.min(this.model.config.max_position_embeddings, 4096));
-      this.rope = ropeTable(size, this.dims.headDim, this.dims.ropeTheta);
-    }
-    return this.rope;
   }
 
   /** Logits (B*T, V) on tape g. */
@@ -118,7 +84,7 @@ export class TrainableDecoder {
     const pos = batch.positions ?? defaultPositions(B, T, batch.segments);
     let maxPos = 0;
     for (const p of pos) if (p > maxPos) maxPos = p;
-    const table = this.ropeFor(maxPos + 1);
+    const table = this.rope.covering(maxPos + 1);
     const shape = { batch: B, time: T, heads: d.heads, kvHeads: d.kvHeads, headDim: d.headDim, seg };
 
     let x = embedding(g, this.p("model.embed_tokens.weight"), tokens); // (B*T, C)
@@ -135,17 +101,23 @@ export class TrainableDecoder {
       q = rope(g, q, table, pos);
       k = rope(g, k, table, pos);
       const a = attention(g, q, k, v, shape); // (B*T, H*D)
-      x = add(g, x, linear(g, a, this.p(`${n}.self_attn.o_proj.weight`)));
+      x = add(g, x, this.adapted(g, a, `${n}.self_attn.o_proj`));
       const h2 = rmsnorm(g, x, this.p(`${n}.post_attention_layernorm.weight`), d.eps);
-      const gate = linear(g, h2, this.p(`${n}.mlp.gate_proj.weight`)); // (B*T, F)
-      const up = linear(g, h2, this.p(`${n}.mlp.up_proj.weight`));
-      x = add(g, x, linear(g, swiglu(g, gate, up), this.p(`${n}.mlp.down_proj.weight`)));
+      const gate = this.adapted(g, h2, `${n}.mlp.gate_proj`); // (B*T, F)
+      const up = this.adapted(g, h2, `${n}.mlp.up_proj`);
+      x = add(g, x, this.adapted(g, swiglu(g, gate, up), `${n}.mlp.down_proj`));
     }
     return rmsnorm(g, x, this.p("model.norm.weight"), d.eps);
   }
 
+  /** x · Wᵀ of module `prefix`, plus its LoRA adapter's scale · (x · Aᵀ) · Bᵀ when it has one. */
+  private adapted(g: Tape, x: Tensor, prefix: string): Tensor {
+    const y = linear(g, x, this.p(`${prefix}.weight`));
+    return this.lora ? this.lora.apply(g, prefix, x, y) : y;
+  }
+
   private project(g: Tape, h: Tensor, prefix: string): Tensor {
-    const y = linear(g, h, this.p(`${prefix}.weight`));
+    const y = this.adapted(g, h, prefix);
     return this.dims.qkvBias ? biasAdd(g, y, this.p(`${prefix}.bias`)) : y;
   }
 
@@ -177,10 +149,4 @@ export class TrainableDecoder {
   logits(batch: Omit<Batch, "targets" | "weights">): Float32Array {
     return this.forwardLogits(new Tape(false), batch).data;
   }
-}
-
-function defaultSegments(batch: number, time: number): Int32Array {
-  const seg = new Int32Array(batch * time);
-  for (let b = 0; b < batch; b++) seg.fill(b, b * time, b * time + time);
-  return seg;
 }

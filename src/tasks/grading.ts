@@ -1,5 +1,5 @@
-import { memoize } from "../filter/memo.ts";
 import { defaultMarkers, type TemplateMarkers } from "../template/markers.ts";
+import { memoize } from "../util/memo.ts";
 import { isEquivalent } from "../verify/equivalent.ts";
 import { extractAnswer } from "../verify/extract.ts";
 import { checkLinearEquationAnswer } from "../verify/linear.ts";

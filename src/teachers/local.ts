@@ -3,6 +3,7 @@ import path from "node:path";
 import { ContinuousBatcher } from "../model/batchDecoder.ts";
 import { Decoder } from "../model/forward.ts";
 import { loadModelFolder } from "../model/hfFolder.ts";
+import { loadStopTokens } from "../model/stopTokens.ts";
 import { loadTokenizer, type TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { UserError } from "../util/errors.ts";
 import type { Completion, SampleRequest, Teacher } from "./types.ts";
@@ -21,11 +22,7 @@ export function createLocalModelTeacher(dir: string, options: { sequences?: numb
   const model = loadModelFolder(dir);
   const tokenizer = loadTokenizer(dir);
   const batcher = new ContinuousBatcher(new Decoder(model), options.sequences ?? 64);
-  const stopTokens = new Set(
-    [tokenizer.eosTokenId, tokenizer.tokenToId("<|im_end|>"), tokenizer.tokenToId("<|endoftext|>")].filter(
-      (id): id is number => id !== undefined,
-    ),
-  );
+  const stopTokens = new Set(loadStopTokens(dir, model.config, tokenizer));
 
   return {
     id: `model:${dir}`,

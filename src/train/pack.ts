@@ -1,4 +1,4 @@
-import type { Batch } from "../engine/decoder.ts";
+import type { Batch } from "../engine/batch.ts";
 import type { Example } from "./data.ts";
 
 /**

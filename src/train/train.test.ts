@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { initParams, TrainableDecoder } from "../engine/decoder.ts";
+import { initParams, TrainableDecoder } from "../model/trainable.ts";
 import { equationPrompt, generateEquations } from "../tasks/equations/generate.ts";
 import { solveSteps } from "../tasks/equations/steps.ts";
 import { renderChatSample } from "../template/render.ts";

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { initParams, TrainableDecoder } from "../engine/decoder.ts";
+import { initParams, TrainableDecoder } from "../model/trainable.ts";
 import { AdamW } from "../engine/optim.ts";
 import { trainStep } from "../engine/step.ts";
 import { loadModelFolder, saveModelFolder } from "../model/hfFolder.ts";

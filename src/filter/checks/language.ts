@@ -1,5 +1,5 @@
 import { eld } from "eld/large";
-import { memoize } from "../memo.ts";
+import { memoize } from "../../util/memo.ts";
 import { proseOnly, responseText, sentences } from "../text.ts";
 import type { CandidateRecord, CheckConfig, CheckVerdict } from "./types.ts";
 
