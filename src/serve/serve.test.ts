@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -78,7 +78,7 @@ describe("distill serve", () => {
       (e: unknown) => e instanceof OpenAI.BadRequestError && e.param === "max_tokens",
     );
     const messages = hello;
-    const refused: [Record<string, unknown> | string, number, string | null, string][] = [
+    const refused: [Record<string, unknown> | unknown[] | string, number, string | null, string][] = [
       [{ messages, max_tokens: -5 }, 400, "max_tokens", "invalid_value"],
       [{ messages, max_completion_tokens: 1.5 }, 400, "max_completion_tokens", "invalid_value"],
       [{ messages, temperature: "abc" }, 400, "temperature", "invalid_value"],
@@ -172,3 +172,93 @@ describe("distill serve", () => {
     assert.ok(lines.every((l) => JSON.parse(l).teacher === `openai:tiny@${running.url}`));
   });
 });
+
+/**
+ * `npx distill serve` runs as npm → `sh -c distill …` → node. A SIGTERM to npm kills the shell and
+ * leaves the server to init; a SIGKILL leaves shell and server. Both must stop the server: here a
+ * node parent plays npm, with a real `sh -c` wrapper between it and a real `distill serve`.
+ */
+describe("distill serve's lifetime", () => {
+  let modelDir: string;
+  before(() => {
+    modelDir = writeTinyGgufModel(mkdtempSync(path.join(tmpdir(), "distill-serve-life-")), {
+      arch: "qwen2",
+    }).dir;
+  });
+
+  for (const signal of ["SIGKILL", "SIGTERM"] as const) {
+    it(`stops when its launcher gets ${signal}`, async () => {
+      const log = path.join(mkdtempSync(path.join(tmpdir(), "distill-serve-log-")), "serve.log");
+      const command = `"${process.execPath}" --import tsx "${cliPath}" serve --model "${modelDir}" --port 0 2>"${log}"`;
+      // like npm: on SIGTERM it passes the signal to its shell and exits
+      const launcher = spawn(
+        process.execPath,
+        [
+          "-e",
+          `const c = require("node:child_process").spawn("sh", ["-c", process.argv[1]], { stdio: "ignore" });
+           console.log(c.pid);
+           process.on("SIGTERM", () => { c.kill("SIGTERM"); process.exit(0); });
+           setInterval(() => {}, 1000);`,
+          command,
+        ],
+        { cwd: repo, stdio: ["ignore", "pipe", "inherit"] },
+      );
+      const shellPid = Number(await firstLine(launcher.stdout));
+      let serverPid: number | undefined;
+      try {
+        const url = await waitFor(() => /at (http:\/\/\S+\/v1)/.exec(readIfThere(log))?.[1], 60_000);
+        serverPid = childrenOf(shellPid)[0];
+        assert.ok(serverPid, "the server runs under the shell wrapper");
+        assert.equal((await fetch(`${url}/models`)).status, 200);
+        launcher.kill(signal);
+        await waitFor(() => !isAlive(serverPid!) || undefined, 15_000);
+        await assert.rejects(fetch(`${url}/models`), "nothing listens any more");
+      } finally {
+        if (serverPid && isAlive(serverPid)) process.kill(serverPid, "SIGKILL");
+        launcher.kill("SIGKILL");
+      }
+    });
+  }
+});
+
+function firstLine(stream: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    stream.on("data", (chunk) => {
+      text += chunk;
+      if (text.includes("\n")) resolve(text.split("\n")[0]);
+    });
+    stream.on("end", () => reject(new Error(`launcher ended: ${text}`)));
+  });
+}
+
+async function waitFor<T>(probe: () => T | undefined, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function readIfThere(file: string): string {
+  return existsSync(file) ? readFileSync(file, "utf8") : "";
+}
+
+/** Live children of `pid`, from /proc (Linux). */
+function childrenOf(pid: number): number[] {
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      const stat = readIfThere(`/proc/${name}/stat`);
+      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid;
+    })
+    .map(Number);
+}
+
+/** Running (a zombie waiting for its reaper has stopped). */
+function isAlive(pid: number): boolean {
+  const stat = readIfThere(`/proc/${pid}/stat`);
+  return stat !== "" && stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+}
