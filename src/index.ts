@@ -51,6 +51,7 @@ export {
 } from "./tasks/equations/generate.ts";
 export { solveSteps } from "./tasks/equations/steps.ts";
 export { generalKinds, generateGeneral } from "./tasks/general.ts";
+export { type Gradable, type Grade, gradeAnswer, type Task, taskOf, tasks } from "./tasks/grading.ts";
 export { loadPrompts, type PromptRecord, type SourceOptions } from "./tasks/sources.ts";
 export { createEquationsTeacher } from "./teachers/builtin/equations.ts";
 export { type FaultKind, faultKinds, faultRates } from "./teachers/builtin/faults.ts";
