@@ -34,6 +34,10 @@ export const exportCommand = new Command("export")
   .option("--gpus <n>", "trl: GPUs a node, accelerate's num_processes (default 8)")
   .option("--per-device-batch <n>", "trl: packed rows a GPU a micro-step (default 1)")
   .option("--recipe <file.yaml>", "read these options from a YAML recipe (flags override it)")
+  .option(
+    "--merge-lora",
+    "--model is a LoRA adapter folder (distill train --lora): export its base model with the adapter merged in",
+  )
   .option("--quiet", "no summary line")
   .action(async (flags: Record<string, unknown>) => {
     const options = resolveStageOptions(exportOptionsSchema, flags, "export");

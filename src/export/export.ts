@@ -10,6 +10,7 @@ import { readModelConfig } from "../model/config.ts";
 import { UserError } from "../util/errors.ts";
 import { prepareOutDir } from "../util/outputs.ts";
 import { exportGgufFormat, type GgufExportSummary } from "./gguf.ts";
+import { exportConfigFolder, exportSourceFolder } from "./lora.ts";
 import { type ExportOptions, exportOptionsSchema } from "./options.ts";
 import { exportSafetensorsFormat, type SafetensorsExportSummary } from "./safetensors.ts";
 import { exportTrl, type TrlExportSummary } from "./trl.ts";
@@ -38,7 +39,7 @@ export async function exportModel(input: ExportOptions): Promise<ExportSummary> 
     if (o[key] !== undefined && o.format !== format)
       throw new UserError(`${flag} applies to --format ${format} only`, { field: key });
   }
-  const configPath = path.join(o.model, "config.json");
+  const configPath = path.join(exportConfigFolder(o), "config.json");
   if (!existsSync(configPath))
     throw new UserError("no config.json (is this a Hugging Face model folder?)", { file: o.model });
   const config = readModelConfig(configPath);
@@ -54,7 +55,7 @@ export async function exportModel(input: ExportOptions): Promise<ExportSummary> 
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work);
   try {
-    const w = { ...o, out: work };
+    const w = { ...o, model: exportSourceFolder(o, work), out: work };
     let summary: ExportSummary;
     if (o.format === "gguf") {
       const gguf = exportGgufFormat(w, config.max_position_embeddings, name);

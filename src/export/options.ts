@@ -35,6 +35,8 @@ export const exportOptionsSchema = z
     /** GPUs a node (accelerate's num_processes) and packed rows a GPU a micro-step. */
     gpus: z.coerce.number().int().min(1).default(8),
     perDeviceBatch: z.coerce.number().int().min(1).default(1),
+    /** --model is a LoRA adapter folder: export its base with the adapter merged in (W + scale·B·A). */
+    mergeLora: z.coerce.boolean().default(false),
     quiet: z.coerce.boolean().default(false),
   })
   .strict();

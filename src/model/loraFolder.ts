@@ -12,9 +12,9 @@
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { UserError } from "../util/errors.ts";
-import { loadModelFolder, readJsonFile } from "./hfFolder.ts";
+import { loadModelFolder, readJsonFile, saveModelFolder } from "./hfFolder.ts";
 import type { Model, Tensor } from "./model.ts";
-import { readSafetensors, writeSafetensors } from "./safetensors.ts";
+import { readSafetensors, type SaveDtype, writeSafetensors } from "./safetensors.ts";
 
 export const adapterConfigFile = "adapter_config.json";
 export const adapterWeightsFile = "adapter_model.safetensors";
@@ -201,18 +201,38 @@ export function mergeAdapters(model: Model, adapter: Pick<AdapterFolder, "pairs"
 }
 
 /**
- * A model folder, or an adapter folder merged onto its base: what eval, serve and export load. The
- * tokenizer comes from the adapter folder when it has one, else from the base.
+ * A model folder, or an adapter folder merged onto its base: what eval, serve and export load.
+ * `modelDir` holds config.json and generation_config.json (the base's for an adapter); the tokenizer
+ * comes from the adapter folder when it has one, else from the base.
  */
 export function loadModelOrAdapter(dir: string): {
   model: Model;
+  modelDir: string;
   tokenizerDir: string;
   adapter?: AdapterFolder;
 } {
-  if (!isAdapterFolder(dir)) return { model: loadModelFolder(dir), tokenizerDir: dir };
+  if (!isAdapterFolder(dir)) return { model: loadModelFolder(dir), modelDir: dir, tokenizerDir: dir };
   const adapter = readAdapterFolder(dir);
   const base = resolveAdapterBase(adapter);
   const model = mergeAdapters(loadModelFolder(base), adapter);
   const tokenizerDir = existsSync(path.join(dir, "tokenizer.json")) ? dir : base;
-  return { model, tokenizerDir, adapter };
+  return { model, modelDir: base, tokenizerDir, adapter };
+}
+
+/**
+ * Writes base + adapter merged (W + scale · B · A) as a plain HF folder at `out`: the base's config and
+ * generation settings, the tokenizer files of the adapter folder or else the base. Returns `out`.
+ */
+export function writeMergedFolder(adapterDir: string, out: string, opts: { dtype?: SaveDtype } = {}): string {
+  const { model, tokenizerDir, adapter } = loadModelOrAdapter(adapterDir);
+  if (!adapter)
+    throw new UserError("not a LoRA adapter folder (no adapter_config.json)", { file: adapterDir });
+  const genPath = path.join(resolveAdapterBase(adapter), "generation_config.json");
+  let generationConfig: Record<string, unknown> | undefined;
+  if (existsSync(genPath)) {
+    const { transformers_version: _, ...rest } = readJsonFile(genPath) as Record<string, unknown>;
+    generationConfig = rest;
+  }
+  saveModelFolder(out, model, { tokenizerFrom: tokenizerDir, generationConfig, dtype: opts.dtype });
+  return out;
 }

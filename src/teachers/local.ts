@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { ContinuousBatcher } from "../model/batchDecoder.ts";
 import { Decoder } from "../model/forward.ts";
-import { loadModelFolder } from "../model/hfFolder.ts";
+import { isAdapterFolder, loadModelOrAdapter } from "../model/loraFolder.ts";
 import { loadStopTokens } from "../model/stopTokens.ts";
 import { loadTokenizer, type TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { UserError } from "../util/errors.ts";
@@ -17,12 +17,13 @@ import type { Completion, SampleRequest, Teacher } from "./types.ts";
  */
 export function createLocalModelTeacher(dir: string, options: { sequences?: number } = {}): Teacher {
   if (!existsSync(dir)) throw new UserError("model folder not found", { file: dir });
-  if (!existsSync(path.join(dir, "config.json")))
-    throw new UserError("not a model folder (no config.json)", { file: dir });
-  const model = loadModelFolder(dir);
-  const tokenizer = loadTokenizer(dir);
+  if (!existsSync(path.join(dir, "config.json")) && !isAdapterFolder(dir))
+    throw new UserError("not a model folder (no config.json, nor a LoRA adapter_config.json)", { file: dir });
+  // a LoRA adapter folder runs merged onto the base model it names
+  const { model, modelDir, tokenizerDir } = loadModelOrAdapter(dir);
+  const tokenizer = loadTokenizer(tokenizerDir);
   const batcher = new ContinuousBatcher(new Decoder(model), options.sequences ?? 64);
-  const stopTokens = new Set(loadStopTokens(dir, model.config, tokenizer));
+  const stopTokens = new Set(loadStopTokens(modelDir, model.config, tokenizer));
 
   return {
     id: `model:${dir}`,

@@ -2,8 +2,15 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "nod
 import path from "node:path";
 import type { AdamW } from "../engine/optim.ts";
 import { loadModelFolder, saveModelFolder } from "../model/hfFolder.ts";
+import {
+  type AdapterFolder,
+  isAdapterFolder,
+  readAdapterFolder,
+  resolveAdapterBase,
+} from "../model/loraFolder.ts";
 import type { Model, Tensor } from "../model/model.ts";
 import { readSafetensors, writeSafetensors } from "../model/safetensors.ts";
+import { type LoraRun, saveAdapters } from "./lora.ts";
 
 /** Where a run stands: enough, with the data order derived from the seed, to resume exactly. */
 export interface TrainerState {
@@ -15,8 +22,8 @@ export interface TrainerState {
 }
 
 /**
- * A checkpoint is an HF model folder plus `optimizer.safetensors` (AdamW moments) and
- * `trainer_state.json`. It is written beside the old one and renamed over it, so a kill at any moment
+ * A checkpoint is an HF model folder (with LoRA: the adapter folder, which names the frozen base)
+ * plus `optimizer.safetensors` (AdamW moments) and `trainer_state.json`. It is written beside the old one and renamed over it, so a kill at any moment
  * leaves one whole checkpoint.
  */
 export function saveCheckpoint(
@@ -25,10 +32,12 @@ export function saveCheckpoint(
   opt: AdamW,
   state: TrainerState,
   tokenizerFrom: string,
+  lora?: LoraRun,
 ): void {
   const tmp = `${dir}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
-  saveModelFolder(tmp, model, { tokenizerFrom });
+  if (lora) saveAdapters(tmp, lora, tokenizerFrom);
+  else saveModelFolder(tmp, model, { tokenizerFrom });
   const moments = new Map<string, Tensor>();
   for (const [name, m] of opt.state.m) moments.set(`m.${name}`, { shape: [m.length], data: m });
   for (const [name, v] of opt.state.v) moments.set(`v.${name}`, { shape: [v.length], data: v });
@@ -46,13 +55,17 @@ export function hasCheckpoint(dir: string): boolean {
 
 export function loadCheckpoint(dir: string): {
   model: Model;
+  /** The checkpoint's LoRA adapters (model is then their frozen base), or null for a full fine-tune. */
+  adapter: AdapterFolder | null;
   state: TrainerState;
   restore(opt: AdamW): void;
 } {
-  const model = loadModelFolder(dir);
+  const adapter = isAdapterFolder(dir) ? readAdapterFolder(dir) : null;
+  const model = loadModelFolder(adapter ? resolveAdapterBase(adapter) : dir);
   const state: TrainerState = JSON.parse(readFileSync(path.join(dir, "trainer_state.json"), "utf8"));
   return {
     model,
+    adapter,
     state,
     restore(opt: AdamW) {
       const { tensors, metadata } = readSafetensors(path.join(dir, "optimizer.safetensors"));

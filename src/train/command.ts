@@ -33,6 +33,11 @@ export const trainCommand = new Command("train")
   .option("--resume", "continue from <out>/checkpoint exactly where it stopped")
   .option("--overwrite", "train from the start into an --out that already holds a trained model")
   .option("--recipe <file.yaml>", "read these options from a YAML recipe (flags override it)")
+  .option(
+    "--lora [spec]",
+    "train LoRA adapters on the frozen --init model, written as a PEFT adapter folder: " +
+      "r=16,alpha=32,dropout=0,targets=q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj (these are the defaults)",
+  )
   .option("--quiet", "no progress output")
   .action(async (flags: Record<string, unknown>) => {
     const options = resolveStageOptions(trainOptionsSchema, flags, "train");

@@ -31,6 +31,11 @@ export const trainOptionsSchema = z
     tokenizerCorpus: z.array(z.string()).default([]),
     /** Stop after this many optimizer steps (the schedule still spans all epochs). */
     maxSteps: z.coerce.number().int().min(1).optional(),
+    /**
+     * LoRA on a frozen pretrained student, e.g. `r=16,alpha=32,dropout=0,targets=q_proj,v_proj`
+     * (`true`: r 16, alpha 32, all seven linear layers); the output is a PEFT adapter folder.
+     */
+    lora: z.union([z.string(), z.literal(true)]).optional(),
     quiet: z.coerce.boolean().default(false),
   })
   .strict();
