@@ -5,7 +5,7 @@
  * `model.safetensors.index.json` (`{metadata: {total_size}, weight_map: {name: file}}`).
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { UserError } from "../util/errors.ts";
 import { bf16ToF32, f16ToF32, f32ToBf16 } from "./dtype.ts";
 import type { Tensor } from "./model.ts";
@@ -132,6 +132,15 @@ export function readSafetensorsFolder(dir: string): Map<string, Tensor> {
     throw new UserError(`cannot read index: ${(err as Error).message}`, { file: index });
   }
   if (!weightMap || typeof weightMap !== "object") throw new UserError("no weight_map", { file: index });
+  for (const [name, shard] of Object.entries(weightMap))
+    if (typeof shard !== "string" || shard !== basename(shard) || !shard.endsWith(".safetensors"))
+      throw new UserError(
+        `tensor "${name}" names ${JSON.stringify(shard)}, not a .safetensors file of this folder`,
+        {
+          file: index,
+          field: "weight_map",
+        },
+      );
   const out = new Map<string, Tensor>();
   for (const shard of new Set(Object.values(weightMap))) {
     for (const [name, t] of readSafetensors(join(dir, shard)).tensors) out.set(name, t);
