@@ -29,7 +29,7 @@ export const evalCommand = new Command("eval")
   .option("--answer-field <name>", "jsonl: field holding the gold answer")
   .option("--id-field <name>", "jsonl: field holding a stable item id")
   .option("--recipe <file.yaml>", "read these options from a YAML recipe (flags override it)")
-  .option("--quiet", "no progress output")
+  .option("--quiet", "no progress output, and the headline line alone")
   .action(async (flags: Record<string, unknown>) => {
     const options = resolveStageOptions(evalOptionsSchema, flags, "eval");
     const { evaluate, NothingScored } = await import("./evaluate.ts");
@@ -45,6 +45,7 @@ export const evalCommand = new Command("eval")
       `${s.model} on ${s.benchmark}: accuracy ${pct(s.accuracy)} (pass@${s.samples} ${pct(s.pass_at_k)}), ` +
         `format ${pct(s.format_rate)}, truncated ${pct(s.truncation_rate)}, ${s.mean_tokens} tokens, n=${s.n}\n`,
     );
+    if (options.quiet) return; // the headline alone: bands and files are in summary.json
     for (const [band, b] of Object.entries(s.by_band)) {
       process.stdout.write(
         `  ${band.padEnd(14)} accuracy ${pct(b.accuracy).padStart(6)}  format ${pct(b.format_rate).padStart(6)}  n=${b.n}\n`,

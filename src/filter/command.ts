@@ -47,7 +47,9 @@ export const filterCommand = new Command("filter")
   .option("--max-chars <n>", "longest response kept (default 65536)")
   .option("--keep-unverifiable", "keep candidates whose answer cannot be compared with the gold")
   .option("--recipe <file.yaml>", "read these options from a YAML recipe (flags override it)")
-  .addOption(new Option("--quiet", "no progress output"))
+  .addOption(
+    new Option("--quiet", "no progress output, and the summary line alone (the funnel is in funnel.json)"),
+  )
   // commander errors reach cli.ts, which exits 2 like every usage error (addCommand does not inherit it)
   .action(async (flags: Record<string, unknown>) => {
     const options = resolveStageOptions(filterOptionsSchema, flags, "filter");
@@ -62,5 +64,5 @@ export const filterCommand = new Command("filter")
       ),
       `  hard prompts (no candidate passed): ${f.hard_prompts}${f.contaminated_prompts ? ` | contaminated prompts: ${f.contaminated_prompts}` : ""}`,
     ];
-    process.stderr.write(`${lines.join("\n")}\n`);
+    process.stderr.write(`${(options.quiet ? lines.slice(0, 1) : lines).join("\n")}\n`);
   });
