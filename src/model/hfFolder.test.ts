@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -129,4 +130,30 @@ test("a shard index naming a path outside the folder or no file is refused with 
     () => loadModelFolder(dir),
     (e: unknown) => e instanceof UserError && /model-00002-of-00003\.safetensors/.test(e.message),
   );
+});
+
+test("saving a transformers 5 config keeps its `dtype` in step with the weights written", () => {
+  const dir = join(root, "resaved");
+  saveModelFolder(dir, loadModelFolder(checkpoint));
+  const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+  assert.deepEqual([config.dtype, config.torch_dtype], ["float32", "float32"]);
+  assert.deepEqual(config.rope_parameters, { rope_theta: 1000000, rope_type: "default" });
+  assert.equal("rope_theta" in config, false);
+});
+
+test("distill export: a config.json with a RoPE type it does not implement is one line naming the field, exit 2", () => {
+  const dir = join(root, "yarn");
+  cpSync(checkpoint, dir, { recursive: true });
+  const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+  config.rope_parameters = { rope_type: "yarn", rope_theta: 1000000, factor: 4 };
+  writeFileSync(join(dir, "config.json"), JSON.stringify(config));
+  const cli = fileURLToPath(new URL("../cli.ts", import.meta.url));
+  const r = spawnSync(
+    process.execPath,
+    ["--import", "tsx", cli, "export", "--model", dir, "--format", "gguf", "--out", join(root, "yarn-out")],
+    { encoding: "utf8" },
+  );
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  assert.match(r.stderr, /^distill: .*config\.json.*rope_parameters\.rope_type.*"yarn" is not supported/);
 });

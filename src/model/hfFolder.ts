@@ -62,6 +62,8 @@ export function saveModelFolder(dir: string, model: Model, opts: SaveOptions = {
     architectures: model.config.architectures ?? [arch.hfClass],
     torch_dtype: opts.dtype === "BF16" ? "bfloat16" : "float32",
   };
+  // transformers 5 spells it `dtype` (and reads that first): a config that came with one says the same
+  if ("dtype" in config) config.dtype = config.torch_dtype;
   const files = ["config.json"];
   writeJson(join(dir, "config.json"), config);
   files.push(...writeSafetensorsFolder(dir, model.params, opts));
