@@ -1,6 +1,7 @@
 import type { EndpointStats } from "../teachers/pool.ts";
 import { isModelFolder } from "../teachers/registry.ts";
 import type { Teacher } from "../teachers/types.ts";
+import { resolveMarkers, type TemplateMarkers } from "../template/markers.ts";
 import type { Spent } from "./budget.ts";
 import { createRunTeacher, endpointsOf, runConcurrencyOf } from "./endpoints.ts";
 import { writeRunInfo } from "./identity.ts";
@@ -105,9 +106,13 @@ export async function generate(
 ): Promise<GenerateSummary> {
   const options: ResolvedGenerateOptions = generateOptionsSchema.parse(input);
   const started = Date.now();
-  const plan = await planRun(options, injected.changedSettings);
   const concurrency = runConcurrencyOf(options.teacher, options, options.concurrency);
-  const teacher = injected.teacher ?? openTeacher(options, plan, concurrency);
+  // made before planRun writes generate.json: a teacher that cannot be (a file that is no GGUF) leaves no trace
+  const teacher = injected.teacher ?? openTeacher(options, resolveMarkers(options.markers), concurrency);
+  const plan = await planRun(options, injected.changedSettings).catch(async (err: unknown) => {
+    if (!injected.teacher) await teacher.close?.();
+    throw err;
+  });
   const endpoints = injected.teacher
     ? [teacher.id]
     : endpointsOf(options.teacher, options, concurrency).map((e) => e.url ?? e.spec);
@@ -128,9 +133,13 @@ export async function generate(
 }
 
 /** The run's teacher from its spec: one endpoint's client, or a pool over several. */
-function openTeacher(options: ResolvedGenerateOptions, plan: RunPlan, concurrency: number): Teacher {
+function openTeacher(
+  options: ResolvedGenerateOptions,
+  markers: TemplateMarkers,
+  concurrency: number,
+): Teacher {
   return createRunTeacher(options.teacher, options, concurrency, {
-    markers: plan.markers,
+    markers,
     apiKeyEnv: options.apiKeyEnv,
     stream: options.stream,
     timeoutMs: deadlineMs(options),

@@ -24,6 +24,8 @@ const maxShownChars = 6000;
  * A section whose files the run lacks is replaced by a line saying so. Returns the page's path.
  */
 export async function report(options: ReportOptions): Promise<string> {
+  const out = options.out ?? runLayout(options.run).report;
+  if (options.out !== undefined) checkOutFile(out);
   const run = readRun(options.run);
   if (run.models.length === 0 && !run.funnel) {
     throw new UserError(
@@ -31,8 +33,6 @@ export async function report(options: ReportOptions): Promise<string> {
       { file: options.run },
     );
   }
-  const out = options.out ?? runLayout(options.run).report;
-  checkOutFile(out);
   writeFileAtomic(out, await renderReport(run));
   return out;
 }
