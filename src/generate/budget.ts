@@ -1,3 +1,4 @@
+import { teacherNameOf } from "../teachers/spec.ts";
 import type { Price } from "./options.ts";
 
 export interface Spent {
@@ -64,6 +65,6 @@ export function costOf(price: Price, promptTokens: number, completionTokens: num
 /** The price of a teacher: by its model name (`deepseek-reasoner`), else by its spec without URLs. */
 export function priceFor(prices: Record<string, Price> | undefined, teacherModel: string): Price | undefined {
   if (!prices) return undefined;
-  const name = teacherModel.replace(/^[a-z]+:/, "");
+  const name = teacherNameOf(teacherModel);
   return prices[name] ?? prices[teacherModel];
 }

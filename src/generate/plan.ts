@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { loadPrompts, type PromptRecord } from "../tasks/sources.ts";
+import { teacherNameOf } from "../teachers/spec.ts";
 import { resolveMarkers, type TemplateMarkers } from "../template/markers.ts";
 import { UserError } from "../util/errors.ts";
 import { readJsonl, repairTornTail } from "../util/jsonl.ts";
@@ -55,7 +56,7 @@ export async function planRun(options: ResolvedGenerateOptions, changedSettings?
   const price = priceFor(options.prices, teacherModel);
   if (options.maxCost !== undefined && !price) {
     throw new UserError(
-      `--max-cost needs a price for "${teacherModel.replace(/^[a-z]+:/, "")}": add prices: { <model>: { input, output } } (USD per million tokens) to the recipe`,
+      `--max-cost needs a price for "${teacherNameOf(teacherModel)}": add prices: { <model>: { input, output } } (USD per million tokens) to the recipe`,
     );
   }
   const identity: RunIdentity = {

@@ -6,7 +6,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { UserError } from "../util/errors.ts";
 import { createTeacher, isModelFolder, teacherFactories } from "./registry.ts";
-import { parseTeacherSpec, teacherModelOf } from "./spec.ts";
+import { parseTeacherSpec, teacherModelOf, teacherNameOf } from "./spec.ts";
 
 const cli = path.join(import.meta.dirname, "..", "cli.ts");
 
@@ -67,11 +67,14 @@ describe("teacher specs", () => {
     refuses("deepseek-r1:7b", /unknown teacher kind "deepseek-r1:" .*openai:<model>@/);
   });
 
-  it("gives a run's identity the model without its URLs, for recorded specs too", () => {
+  it("gives a run's identity the model without its URLs (recorded specs too), and prices its name", () => {
     assert.equal(teacherModelOf("openai:m@https://a,https://b"), "openai:m");
     assert.equal(teacherModelOf("openai:m"), "openai:m");
     assert.equal(teacherModelOf("builtin:equations"), "builtin:equations");
     assert.equal(teacherModelOf("runs/student"), "runs/student");
+    assert.equal(teacherNameOf("openai:deepseek-r1:7b@http://a/v1"), "deepseek-r1:7b");
+    assert.equal(teacherNameOf("builtin:equations"), "equations");
+    assert.equal(teacherNameOf("runs/student"), "runs/student");
   });
 
   it("makes teachers from the parsed value, and user adapters by prefix", async () => {
@@ -100,7 +103,7 @@ describe("teacher specs", () => {
     mkdirSync(path.join(dir, "empty"));
     assert.throws(
       () => createTeacher(`model:${path.join(dir, "empty")}`),
-      /not a model folder \(no config.json\)/,
+      /not a model folder \(no config.json/,
     );
     assert.equal(isModelFolder(path.join(dir, "missing")), true);
     assert.equal(isModelFolder("builtin:equations"), false);

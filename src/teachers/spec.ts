@@ -63,6 +63,13 @@ export function teacherModelOf(spec: string): string {
   return splitUrls(spec).base;
 }
 
+/** The name a price table knows a teacher by: `openai:deepseek-reasoner@https://…` → `deepseek-reasoner`. */
+export function teacherNameOf(spec: string): string {
+  const model = teacherModelOf(spec);
+  const kind = kindOf(model);
+  return kind === undefined ? model : model.slice(kind.length + 1);
+}
+
 /** `openai:<model>@<url>` for one endpoint of a parsed `openai:` spec. */
 export function openaiSpecFor(model: string, url: string): string {
   return `openai:${model}@${url}`;
