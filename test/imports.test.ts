@@ -53,7 +53,7 @@ function folderGraph(): Map<string, Set<string>> {
   return graph;
 }
 
-/** Every cycle's folders, found by depth-first search (each reported once, from its first folder). */
+/** Cycles found by depth-first search, one per back edge: none exactly when the graph is acyclic. */
 export function cycles(graph: Map<string, Set<string>>): string[][] {
   const found: string[][] = [];
   const state = new Map<string, "open" | "done">();
