@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { UserError } from "../util/errors.ts";
 import { readJsonl } from "../util/jsonl.ts";
@@ -47,13 +47,13 @@ export async function loadPrompts(spec: string, options: SourceOptions = {}): Pr
     case "jsonl":
       return readPromptFile(spec, rest, (row) => pickFields(row, options));
     case "gsm8k":
-      return readPromptFile(spec, datasetFile("gsm8k", rest, "train"), (row) => ({
+      return readPromptFile(spec, datasetFile(spec, "gsm8k", rest, "train"), (row) => ({
         prompt: asString(row.question),
         gold: gsm8kGold(asString(row.answer)),
         field: "question",
       }));
     case "math500":
-      return readPromptFile(spec, datasetFile("math500", rest, "test"), (row) => ({
+      return readPromptFile(spec, datasetFile(spec, "math500", rest, "test"), (row) => ({
         prompt: asString(row.problem),
         gold: asString(row.answer),
         id: asString(row.unique_id),
@@ -61,13 +61,13 @@ export async function loadPrompts(spec: string, options: SourceOptions = {}): Pr
         field: "problem",
       }));
     case "aime":
-      return readPromptFile(spec, datasetFile("aime24", rest, "test"), (row) => ({
+      return readPromptFile(spec, datasetFile(spec, "aime24", rest, "test"), (row) => ({
         prompt: asString(row.problem),
         gold: row.answer === undefined ? undefined : String(row.answer),
         field: "problem",
       }));
     case "mawps":
-      return readPromptFile(spec, datasetFile("mawps", rest, "singleeq"), (row) => ({
+      return readPromptFile(spec, datasetFile(spec, "mawps", rest, "singleeq"), (row) => ({
         prompt: asString(row.input),
         gold: row.target === undefined ? undefined : String(row.target),
         field: "input",
@@ -89,12 +89,24 @@ export function sharedDataDir(): string | null {
   return candidates.find((dir) => dir && existsSync(dir)) ?? null;
 }
 
-function datasetFile(folder: string, rest: string, defaultSplit: string): string {
+function datasetFile(spec: string, folder: string, rest: string, defaultSplit: string): string {
   if (rest.includes("/") || rest.endsWith(".jsonl")) return rest;
   const dir = sharedDataDir();
   if (!dir)
     throw new UserError(`reference data not found: set DISTILLERY_DATA or place it at ../shared/data`);
-  return path.join(dir, folder, `${rest || defaultSplit}.jsonl`);
+  const split = rest || defaultSplit;
+  const file = path.join(dir, folder, `${split}.jsonl`);
+  if (!existsSync(file)) {
+    const splits = existsSync(path.join(dir, folder))
+      ? readdirSync(path.join(dir, folder))
+          .filter((f) => f.endsWith(".jsonl"))
+          .map((f) => f.slice(0, -".jsonl".length))
+      : [];
+    throw new UserError(
+      `unknown split "${split}" in "${spec}" (${splits.length ? `here: ${splits.join(", ")}` : `no ${folder} data in ${dir}`}; or a path to a .jsonl file)`,
+    );
+  }
+  return file;
 }
 
 /** GSM8K solutions end in `#### 72`; the gold is what follows, without thousands separators. */

@@ -48,6 +48,10 @@ describe("spec settings after ?", () => {
       userError(/unknown built-in prompt source "equation" .*\(equations, general\)/),
     );
     assert.equal((await loadPrompts("builtin:equations?count=5&split=test")).length, 5);
+    await assert.rejects(
+      loadPrompts("gsm8k:tset"),
+      userError(/unknown split "tset" in "gsm8k:tset" \(here: test, train; or a path to a .jsonl file\)/),
+    );
   });
 
   it("new:<preset> refuses unknown settings and values", () => {
