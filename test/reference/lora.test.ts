@@ -5,6 +5,7 @@
  * `export --merge-lora` writes) and unmerged (the training forward). Bound: max |Δ| ≤ 1e-4 × max |logit|.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,17 +23,27 @@ import {
   hfReference,
   maxDiff,
   readTensor,
+  referencePython,
   referenceSkip,
   runPython,
   transformersCheckpoint,
 } from "./reference.ts";
 
 const tol = 1e-4;
+/** The reference tools' skip reason, or PEFT's own absence (the same rule: under CI it fails instead). */
+const skip = referenceSkip || peftMissing();
+
+function peftMissing(): string | false {
+  const r = spawnSync(referencePython(), ["-c", "import peft"], { encoding: "utf8" });
+  return r.status === 0 || process.env.CI
+    ? false
+    : `the reference Python cannot import peft (.ci/run installs it)`;
+}
 const scratch = mkdtempSync(join(tmpdir(), "distill-ref-lora-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
 test("PEFT loads distill train --lora's adapter onto transformers with the same logits", {
-  skip: referenceSkip,
+  skip,
 }, async (t) => {
   // Qwen2 (q/k/v biases) at a small width, written by transformers
   const base = transformersCheckpoint({
