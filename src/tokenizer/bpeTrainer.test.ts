@@ -50,6 +50,7 @@ test("it encodes with @huggingface/tokenizers: round trip, whole words merged, n
   assert.deepEqual(pieces, [" both", " sides", " ", "2", "0", "2", "4"]);
   assert.deepEqual(tok.encode("<think>"), [508]);
   assert.equal(tok.decode(tok.encode("<|im_end|>x"), { skipSpecialTokens: true }), "x");
+  assert.equal(tok.decode([]), ""); // an answer of no tokens
   // Markers stay visible when special tokens are skipped (they are not "special", like Qwen's <think>).
   assert.equal(tok.decode(tok.encode("<think>y</think>"), { skipSpecialTokens: true }), "<think>y</think>");
 });

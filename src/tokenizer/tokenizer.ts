@@ -72,6 +72,8 @@ export class TextTokenizer {
   }
 
   decode(ids: readonly number[], opts: { skipSpecialTokens?: boolean } = {}): string {
+    // a model whose first token is end-of-turn answers with nothing; the library throws on no ids
+    if (ids.length === 0) return "";
     return this.tokenizer.decode([...ids], { skip_special_tokens: opts.skipSpecialTokens ?? false });
   }
 
