@@ -61,6 +61,7 @@ export { createLocalModelTeacher } from "./teachers/local.ts";
 export { createOpenAITeacher } from "./teachers/openai.ts";
 export { createTeacherPool, type EndpointLimits, type TeacherPool } from "./teachers/pool.ts";
 export { createTeacher, teacherFactories } from "./teachers/registry.ts";
+export { parseTeacherSpec, type TeacherSpec } from "./teachers/spec.ts";
 export type { Completion, SampleRequest, Teacher } from "./teachers/types.ts";
 export { TeacherError } from "./teachers/types.ts";
 export {
