@@ -242,109 +242,103 @@ export interface GgufFile {
   readTensor(name: string): Float32Array;
 }
 
+/** A cursor over a GGUF file's bytes (little-endian); `fail` names the file and the byte. */
+class GgufCursor {
+  pos = 0;
+  constructor(
+    readonly buf: Buffer,
+    readonly path: string,
+  ) {}
+
+  fail(msg: string): never {
+    throw new UserError(`${msg} (at byte ${this.pos})`, { file: this.path });
+  }
+
+  private take<T>(width: number, read: (at: number) => T): T {
+    const v = read(this.pos);
+    this.pos += width;
+    return v;
+  }
+
+  u32(): number {
+    return this.take(4, (at) => this.buf.readUInt32LE(at));
+  }
+
+  u64(): number {
+    return Number(this.take(8, (at) => this.buf.readBigUInt64LE(at)));
+  }
+
+  str(): string {
+    const n = this.u64();
+    return this.take(n, (at) => this.buf.toString("utf8", at, at + n));
+  }
+
+  scalar(type: number): GgufScalar {
+    const b = this.buf;
+    switch (type) {
+      case GgufType.UINT8:
+        return this.take(1, (at) => b.readUInt8(at));
+      case GgufType.INT8:
+        return this.take(1, (at) => b.readInt8(at));
+      case GgufType.UINT16:
+        return this.take(2, (at) => b.readUInt16LE(at));
+      case GgufType.INT16:
+        return this.take(2, (at) => b.readInt16LE(at));
+      case GgufType.UINT32:
+        return this.u32();
+      case GgufType.INT32:
+        return this.take(4, (at) => b.readInt32LE(at));
+      case GgufType.FLOAT32:
+        return this.take(4, (at) => b.readFloatLE(at));
+      case GgufType.BOOL:
+        return this.take(1, (at) => b.readUInt8(at) !== 0);
+      case GgufType.STRING:
+        return this.str();
+      case GgufType.UINT64:
+        return this.take(8, (at) => b.readBigUInt64LE(at));
+      case GgufType.INT64:
+        return this.take(8, (at) => b.readBigInt64LE(at));
+      case GgufType.FLOAT64:
+        return this.take(8, (at) => b.readDoubleLE(at));
+      default:
+        return this.fail(`unknown GGUF value type ${type}`);
+    }
+  }
+}
+
 /** Reads a whole GGUF file (meant for tests and inspection of small models). */
 export function readGguf(path: string): GgufFile {
   const buf = readFileSync(path);
-  let pos = 0;
-  const fail = (msg: string): never => {
-    throw new UserError(`${msg} (at byte ${pos})`, { file: path });
-  };
-  const u32 = () => {
-    const v = buf.readUInt32LE(pos);
-    pos += 4;
-    return v;
-  };
-  const u64 = () => {
-    const v = buf.readBigUInt64LE(pos);
-    pos += 8;
-    return Number(v);
-  };
-  const str = () => {
-    const n = u64();
-    const s = buf.toString("utf8", pos, pos + n);
-    pos += n;
-    return s;
-  };
-  const scalar = (type: number): GgufScalar => {
-    let v: GgufScalar;
-    switch (type) {
-      case GgufType.UINT8:
-        v = buf.readUInt8(pos);
-        pos += 1;
-        return v;
-      case GgufType.INT8:
-        v = buf.readInt8(pos);
-        pos += 1;
-        return v;
-      case GgufType.UINT16:
-        v = buf.readUInt16LE(pos);
-        pos += 2;
-        return v;
-      case GgufType.INT16:
-        v = buf.readInt16LE(pos);
-        pos += 2;
-        return v;
-      case GgufType.UINT32:
-        return u32();
-      case GgufType.INT32:
-        v = buf.readInt32LE(pos);
-        pos += 4;
-        return v;
-      case GgufType.FLOAT32:
-        v = buf.readFloatLE(pos);
-        pos += 4;
-        return v;
-      case GgufType.BOOL:
-        v = buf.readUInt8(pos) !== 0;
-        pos += 1;
-        return v;
-      case GgufType.STRING:
-        return str();
-      case GgufType.UINT64:
-        v = buf.readBigUInt64LE(pos);
-        pos += 8;
-        return v;
-      case GgufType.INT64:
-        v = buf.readBigInt64LE(pos);
-        pos += 8;
-        return v;
-      case GgufType.FLOAT64:
-        v = buf.readDoubleLE(pos);
-        pos += 8;
-        return v;
-      default:
-        return fail(`unknown GGUF value type ${type}`);
-    }
-  };
-  if (buf.length < 24 || u32() !== GGUF_MAGIC) fail("not a GGUF file");
-  const version = u32();
-  if (version !== 3 && version !== 2) fail(`unsupported GGUF version ${version}`);
-  const nTensors = u64();
-  const nKv = u64();
+  const c = new GgufCursor(buf, path);
+  if (buf.length < 24 || c.u32() !== GGUF_MAGIC) c.fail("not a GGUF file");
+  const version = c.u32();
+  if (version !== 3 && version !== 2) c.fail(`unsupported GGUF version ${version}`);
+  const nTensors = c.u64();
+  const nKv = c.u64();
   const metadata = new Map<string, GgufValue>();
   for (let i = 0; i < nKv; i++) {
-    const key = str();
-    const type = u32();
+    const key = c.str();
+    const type = c.u32();
     if (type === GgufType.ARRAY) {
-      const itemType = u32();
-      const n = u64();
+      const itemType = c.u32();
+      const n = c.u64();
       const items: GgufScalar[] = new Array(n);
-      for (let j = 0; j < n; j++) items[j] = scalar(itemType);
+      for (let j = 0; j < n; j++) items[j] = c.scalar(itemType);
       metadata.set(key, items);
-    } else metadata.set(key, scalar(type));
+    } else metadata.set(key, c.scalar(type));
   }
   const infos: GgufTensorInfo[] = [];
   for (let i = 0; i < nTensors; i++) {
-    const name = str();
-    const nDims = u32();
+    const name = c.str();
+    const nDims = c.u32();
     const ne: number[] = [];
-    for (let d = 0; d < nDims; d++) ne.push(u64());
-    const type = u32();
-    const offset = u64();
+    for (let d = 0; d < nDims; d++) ne.push(c.u64());
+    const type = c.u32();
+    const offset = c.u64();
     infos.push({ name, shape: ne.reverse(), type, offset });
   }
   const alignment = Number(metadata.get("general.alignment") ?? GGUF_DEFAULT_ALIGNMENT);
-  const dataStart = align(pos, alignment);
+  const dataStart = align(c.pos, alignment);
   const tensors = new Map<string, GgufTensorInfo>();
   for (const t of infos) tensors.set(t.name, { ...t, offset: dataStart + t.offset });
   return {
