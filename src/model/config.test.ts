@@ -184,6 +184,7 @@ test("settings that change the computation and are not implemented are refused w
     [{ ...qwen3, head_dim: 127 }, /field "head_dim".*even/],
     [{ ...qwen3, attention_dropout: 0.1 }, /field "attention_dropout"/],
     [{ ...qwen3, quantization_config: { quant_method: "awq" } }, /field "quantization_config"/],
+    [{ ...qwen3, model_type: "qwen2", head_dim: undefined, use_mrope: true }, /field "use_mrope"/],
   ];
   for (const [config, message] of refused) {
     assert.throws(
@@ -198,6 +199,8 @@ test("settings that change the computation and are not implemented are refused w
     { ...qwen3, model_type: "qwen2", head_dim: undefined, attention_bias: false },
     { ...qwen3, sliding_window: 4096, use_sliding_window: false, max_window_layers: 28 },
     { ...qwen3, layer_types: ["full_attention"], attention_dropout: 0, rope_scaling: null },
+    // DeepSeek-R1-Distill-Qwen's config.json carries these
+    { ...qwen3, model_type: "qwen2", head_dim: undefined, use_mrope: false, hidden_act: "swish" },
   ])
     assert.doesNotThrow(() => parseModelConfig(ok));
 });

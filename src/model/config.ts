@@ -106,7 +106,8 @@ export const modelConfigSchema = looseConfig.superRefine((c, ctx) => {
       message: "hidden_size must be divisible by num_attention_heads when head_dim is not given",
     });
   }
-  if (c.hidden_act !== "silu") {
+  // transformers' ACT2FN maps both names to SiLU
+  if (c.hidden_act !== "silu" && c.hidden_act !== "swish") {
     ctx.addIssue({
       code: "custom",
       path: ["hidden_act"],
@@ -169,6 +170,7 @@ const foreignFields = [
   "residual_multiplier",
   "attention_multiplier",
   "no_rope_layers",
+  "use_mrope",
   "moe_intermediate_size",
   "num_experts",
 ] as const;
