@@ -20,12 +20,18 @@ export const tokenizerFiles = [
   "chat_template.jinja",
 ];
 
-/** Loads config.json and the weights of an HF folder; errors name the folder and what is missing. */
-export function loadModelFolder(dir: string): Model {
+/** A model folder's config.json, or why there is none: the folder is not found, or holds no config.json. */
+export function modelConfigPath(dir: string): string {
+  if (!existsSync(dir)) throw new UserError("model folder not found", { file: dir });
   const configPath = join(dir, "config.json");
   if (!existsSync(configPath))
     throw new UserError("no config.json (is this a Hugging Face model folder?)", { file: dir });
-  const config = readModelConfig(configPath);
+  return configPath;
+}
+
+/** Loads config.json and the weights of an HF folder; errors name the folder and what is missing. */
+export function loadModelFolder(dir: string): Model {
+  const config = readModelConfig(modelConfigPath(dir));
   const params = readSafetensorsFolder(dir);
   // Tied checkpoints store one of the two: transformers writes embed_tokens alone, some tools lm_head
   // alone or both (the same values). The decoders read embed_tokens.

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
+import { loadModelFolder } from "../model/hfFolder.ts";
 import { UserError } from "../util/errors.ts";
 import { createTeacher, isModelFolder, teacherFactories } from "./registry.ts";
 import { parseTeacherSpec, teacherModelOf, teacherNameOf } from "./spec.ts";
@@ -105,6 +106,7 @@ describe("teacher specs", () => {
       () => createTeacher(`model:${path.join(dir, "empty")}`),
       /not a model folder \(no config.json/,
     );
+    assert.throws(() => loadModelFolder(path.join(dir, "missing")), /missing: model folder not found/);
     assert.equal(isModelFolder(path.join(dir, "missing")), true);
     assert.equal(isModelFolder("builtin:equations"), false);
   });
