@@ -1,4 +1,4 @@
-import type { TeacherPool } from "../teachers/pool.ts";
+import { EndpointsPaused, type TeacherPool } from "../teachers/pool.ts";
 import { TeacherError } from "../teachers/types.ts";
 import { unreachableCode } from "../teachers/unreachable.ts";
 
@@ -38,6 +38,7 @@ export class FailureWatch {
 
   /** Count one failed attempt (the `attempt`-th of its candidate); returns why to stop when nothing can be reached. */
   failed(err: unknown, attempt: number): string | undefined {
+    if (err instanceof EndpointsPaused) return undefined; // not sent: its endpoints' failures were counted
     const cause = causeOf(err);
     if (Object.keys(this.causes).length === 0)
       this.report(
@@ -75,7 +76,7 @@ export function causeOf(err: unknown): string {
   if (typeof code === "string" && /^E[A-Z_]+$/.test(code)) return code;
   if (err instanceof TeacherError && err.status !== undefined) return `HTTP ${err.status}`;
   const lead = messageOf(err).split(":")[0].trim();
-  return lead.length > 48 ? `${lead.slice(0, 47)}…` : lead;
+  return lead.length > 64 ? `${lead.slice(0, 63)}…` : lead;
 }
 
 /** An error's message, with the system code when the message leaves it out (`connection failed: Connection error. (ECONNREFUSED)`). */

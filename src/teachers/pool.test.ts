@@ -104,6 +104,30 @@ describe("teacher pool", () => {
     assert.equal(pool.stats()[0].window, 8, "grown back to the ceiling");
   });
 
+  it("does not lengthen a pause for requests sent before it that fail during it", async () => {
+    let clock = 0;
+    const a = heldTeacher("a");
+    const pool = createTeacherPool([{ teacher: a.teacher, limits: { concurrency: 8 } }], {
+      failuresToPause: 3,
+      pauseMs: 1000,
+      now: () => clock,
+    });
+    const sent = Array.from({ length: 8 }, () => pool.sample(request).catch((e) => e));
+    await tick();
+    assert.equal(a.pending.length, 8);
+    for (let i = 0; i < 8; i++) a.fail(broken());
+    await Promise.all(sent);
+    assert.equal(pool.stats()[0].state, "paused");
+    assert.equal(pool.stats()[0].pauses, 1);
+    clock += 1000;
+    const probe = pool.sample(request);
+    await tick();
+    assert.equal(a.pending.length, 1, "the probe goes out when the first pause ends");
+    a.answer();
+    await probe;
+    assert.equal(pool.stats()[0].state, "healthy");
+  });
+
   it("pauses an endpoint that keeps failing, sends one probe when the pause ends, reopens on success", async () => {
     let clock = 0;
     let aHealthy = false;

@@ -58,6 +58,12 @@ export interface TeacherPool extends Teacher {
   cancelWaiting(reason: unknown): void;
 }
 
+/**
+ * The pool's own "wait": every endpoint is paused, so the request was not sent. Its cause is the
+ * endpoints' failures before it, which the caller has already seen.
+ */
+export class EndpointsPaused extends TeacherError {}
+
 /** HTTP answers that mean "too much load here", which shrink the window. */
 const overloadStatuses = new Set([429, 503, 529]);
 
@@ -83,14 +89,15 @@ export function createTeacherPool(
       const t = now();
       const choice = pickEndpoint(states, t, basePause);
       if (choice instanceof EndpointState) {
-        const reserved = choice.dispatch(t);
-        waiters.shift()!.resolve({ endpoint: choice, seq: ++dispatched, reserved });
+        const seq = ++dispatched;
+        const reserved = choice.dispatch(t, seq);
+        waiters.shift()!.resolve({ endpoint: choice, seq, reserved });
         continue;
       }
       if (choice.allPaused) {
         // no endpoint will take anything before its probe: let the callers' backoff do the waiting
         const wait = Math.max(1, Math.min(choice.wakeAt, t + maxPause) - t);
-        const err = new TeacherError(`every endpoint is paused after repeated failures`, true, {
+        const err = new EndpointsPaused(`every endpoint is paused after repeated failures`, true, {
           retryAfterMs: wait,
         });
         for (const w of waiters.splice(0)) w.reject(err);
@@ -136,7 +143,7 @@ export function createTeacherPool(
         const reason = request.signal?.aborted ? request.signal.reason : err;
         if (reason instanceof TeacherError || !request.signal?.aborted)
           endpoint.fail(reason, seq, dispatched, now(), { failuresToPause, basePause, maxPause });
-        else endpoint.release();
+        else endpoint.release(seq);
         endpoint.refund(now(), reserved);
         throw err;
       } finally {
@@ -197,6 +204,8 @@ class EndpointState {
   pausedUntil = 0;
   private pauseMs = 0;
   private failuresInRow = 0;
+  /** The request sent as the probe of the current pause. */
+  private probeSeq = 0;
   private lastBackoffSeq = 0;
   private requestBucket: Bucket | undefined;
   private tokenBucket: Bucket | undefined;
@@ -220,9 +229,12 @@ class EndpointState {
     return Math.max(this.requestBucket?.readyAt(t, 1) ?? t, this.tokenBucket?.readyAt(t, 0) ?? t);
   }
 
-  /** Count a request sent now; returns the tokens reserved for it (the mean so far). */
-  dispatch(t: number): number {
-    if (this.state === "paused") this.state = "probing";
+  /** Count request `seq` sent now (the probe, if paused); returns the tokens reserved for it (the mean so far). */
+  dispatch(t: number, seq: number): number {
+    if (this.state === "paused") {
+      this.state = "probing";
+      this.probeSeq = seq;
+    }
     this.inFlight++;
     this.counts.requests++;
     this.requestBucket?.take(t, 1);
@@ -236,9 +248,13 @@ class EndpointState {
     this.tokenBucket?.take(t, -reserved);
   }
 
-  release(): void {
+  release(seq: number): void {
     this.inFlight--;
-    if (this.state === "probing") this.state = "paused"; // the probe was cancelled: probe again
+    if (this.isProbe(seq)) this.state = "paused"; // the probe was cancelled: probe again
+  }
+
+  private isProbe(seq: number): boolean {
+    return this.state === "probing" && seq === this.probeSeq;
   }
 
   succeed(completions: Completion[], t: number, reserved: number): void {
@@ -267,7 +283,7 @@ class EndpointState {
     const retryable = err instanceof TeacherError && err.retryable;
     if (!retryable) {
       // the request was bad (400, 401…), not the endpoint
-      if (this.state === "probing") this.state = "paused";
+      if (this.isProbe(seq)) this.state = "paused";
       return;
     }
     this.counts.failures++;
@@ -279,6 +295,8 @@ class EndpointState {
       this.lastBackoffSeq = lastSeq;
       this.counts.backoffs++;
     }
+    // a request sent before the pause that fails during it says nothing new: the pause stands as it is
+    if (this.state !== "healthy" && !this.isProbe(seq)) return;
     if (this.state === "probing" || this.failuresInRow >= policy.failuresToPause) {
       if (this.state === "healthy") this.counts.pauses++;
       this.pauseMs = this.pauseMs === 0 ? policy.basePause : Math.min(policy.maxPause, this.pauseMs * 2);
