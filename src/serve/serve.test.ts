@@ -139,6 +139,19 @@ describe("distill serve", () => {
     assert.ok(body.usage.completion_tokens > 0 && body.usage.completion_tokens <= 4);
   });
 
+  it("serves a folder under the folder's name unless --name says otherwise", async () => {
+    const other = await serve({ model: `model:${modelDir}/`, port: 0 });
+    try {
+      const models = (await (await fetch(`${other.url}/models`)).json()) as { data: { id: string }[] };
+      assert.deepEqual(
+        models.data.map((m) => m.id),
+        [path.basename(modelDir)],
+      );
+    } finally {
+      await other.close();
+    }
+  });
+
   it("refuses --parallel below 1 instead of hanging every request", async () => {
     await assert.rejects(
       serve({ model: modelDir, port: 0, parallel: 0 }),

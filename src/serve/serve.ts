@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createTeacher } from "../teachers/registry.ts";
+import path from "node:path";
+import { createTeacher, teacherFactories } from "../teachers/registry.ts";
+import { parseTeacherSpec, type TeacherSpec } from "../teachers/spec.ts";
 import type { Completion, Teacher } from "../teachers/types.ts";
 import { UserError } from "../util/errors.ts";
 import { isProblem, parseChatRequest } from "./request.ts";
@@ -38,8 +40,9 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     throw new UserError(
       `parallel must be an integer of at least 1 (got ${parallel}): requests would wait forever`,
     );
-  const teacher = createTeacher(options.model, { sequences: parallel });
-  const name = options.name ?? options.model.replace(/\/+$/, "").split("/").at(-1) ?? "model";
+  const spec = parseTeacherSpec(options.model, Object.keys(teacherFactories));
+  const teacher = createTeacher(spec, { sequences: parallel });
+  const name = options.name ?? defaultNameOf(spec);
   const server = createServer((req, res) => {
     handle(req, res, teacher, name, options.defaultMaxTokens ?? 512).catch((err: unknown) => {
       // a request the model cannot take (a prompt longer than its context) is the client's to fix
@@ -60,6 +63,14 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
       await teacher.close?.();
     },
   };
+}
+
+/** The id a model is served as when `--name` is not given: a folder's or file's name, an endpoint's model. */
+function defaultNameOf(spec: TeacherSpec): string {
+  if (spec.kind === "model") return path.basename(path.resolve(spec.dir));
+  if (spec.kind === "gguf") return path.basename(spec.path, ".gguf");
+  if (spec.kind === "openai") return spec.model;
+  return spec.spec;
 }
 
 async function handle(
