@@ -176,68 +176,10 @@ export function evalNumber(json: Json, env: ReadonlyMap<string, number>): number
     case "Divide":
     case "Rational":
       return x(0) / x(1);
-    case "Power": {
-      const base = x(0);
-      const exp = x(1);
-      // Real odd roots of negatives: (-8)^(1/3) = -2.
-      if (base < 0 && !Number.isInteger(exp)) {
-        const inv = 1 / exp;
-        if (
-          Number.isInteger(Math.round(inv)) &&
-          Math.abs(inv - Math.round(inv)) < 1e-9 &&
-          Math.round(inv) % 2 !== 0
-        )
-          return -((-base) ** exp);
-      }
-      return base ** exp;
-    }
-    case "Square":
-      return x(0) ** 2;
-    case "Sqrt":
-      return Math.sqrt(x(0));
-    case "Root": {
-      const n = x(1);
-      const v = x(0);
-      return v < 0 && n % 2 === 1 ? -((-v) ** (1 / n)) : v ** (1 / n);
-    }
-    case "Exp":
-      return Math.exp(x(0));
-    case "Ln":
-      return Math.log(x(0));
-    case "Log":
-      return args.length === 2 ? Math.log(x(0)) / Math.log(x(1)) : Math.log10(x(0));
-    case "Lb":
-      return Math.log2(x(0));
-    case "Lg":
-      return Math.log10(x(0));
-    case "Sin":
-      return Math.sin(x(0));
-    case "Cos":
-      return Math.cos(x(0));
-    case "Tan":
-      return Math.tan(x(0));
-    case "Sec":
-      return 1 / Math.cos(x(0));
-    case "Csc":
-      return 1 / Math.sin(x(0));
-    case "Cot":
-      return 1 / Math.tan(x(0));
-    case "Arcsin":
-      return Math.asin(x(0));
-    case "Arccos":
-      return Math.acos(x(0));
-    case "Arctan":
-      return Math.atan(x(0));
-    case "Sinh":
-      return Math.sinh(x(0));
-    case "Cosh":
-      return Math.cosh(x(0));
-    case "Tanh":
-      return Math.tanh(x(0));
-    case "Abs":
-      return Math.abs(x(0));
-    case "Factorial":
-      return factorial(x(0));
+    case "Power":
+      return realPower(x(0), x(1));
+    case "Root":
+      return realRoot(x(0), x(1));
     case "Binomial": {
       const [n, k] = [x(0), x(1)];
       return factorial(n) / (factorial(k) * factorial(n - k));
@@ -245,23 +187,64 @@ export function evalNumber(json: Json, env: ReadonlyMap<string, number>): number
     case "Delimiter":
       if (args.length !== 1) throw new Unsupported("delimiter");
       return x(0);
-    case "Degrees":
-      return (x(0) * Math.PI) / 180;
-    case "Half":
-      return x(0) / 2;
     case "BaseForm": // 204_5: the parser already converted the digits to their value
       return x(0);
-    case "Floor":
-      return Math.floor(x(0));
-    case "Ceil":
-      return Math.ceil(x(0));
     case "Max":
       return Math.max(...args.map((_a, i) => x(i)));
     case "Min":
       return Math.min(...args.map((_a, i) => x(i)));
-    default:
-      throw new Unsupported(head);
+    default: {
+      if (!Object.hasOwn(unaryFunctions, head)) throw new Unsupported(head);
+      return unaryFunctions[head](x(0));
+    }
   }
+}
+
+/** Functions of one argument, by MathJSON head. */
+const unaryFunctions: Record<string, (v: number) => number> = {
+  Square: (v) => v ** 2,
+  Sqrt: Math.sqrt,
+  Exp: Math.exp,
+  Ln: Math.log,
+  Lb: Math.log2,
+  Lg: Math.log10,
+  Sin: Math.sin,
+  Cos: Math.cos,
+  Tan: Math.tan,
+  Sec: (v) => 1 / Math.cos(v),
+  Csc: (v) => 1 / Math.sin(v),
+  Cot: (v) => 1 / Math.tan(v),
+  Arcsin: Math.asin,
+  Arccos: Math.acos,
+  Arctan: Math.atan,
+  Sinh: Math.sinh,
+  Cosh: Math.cosh,
+  Tanh: Math.tanh,
+  Abs: Math.abs,
+  Factorial: (v) => factorial(v),
+  Degrees: (v) => (v * Math.PI) / 180,
+  Half: (v) => v / 2,
+  Floor: Math.floor,
+  Ceil: Math.ceil,
+};
+
+/** `base ^ exp`, with real odd roots of negatives: (-8)^(1/3) = -2. */
+function realPower(base: number, exp: number): number {
+  if (base < 0 && !Number.isInteger(exp)) {
+    const inv = 1 / exp;
+    if (
+      Number.isInteger(Math.round(inv)) &&
+      Math.abs(inv - Math.round(inv)) < 1e-9 &&
+      Math.round(inv) % 2 !== 0
+    )
+      return -((-base) ** exp);
+  }
+  return base ** exp;
+}
+
+/** The n-th root of v; real for negatives when n is odd. */
+function realRoot(v: number, n: number): number {
+  return v < 0 && n % 2 === 1 ? -((-v) ** (1 / n)) : v ** (1 / n);
 }
 
 /** Exact rational value of a constant built from + − × ÷ and integer powers; null otherwise. */
