@@ -1,4 +1,4 @@
-/** Model I/O and inference: config.json, safetensors, HF folders, the TS decoder, generation, GGUF. */
+/** Model definition and I/O: config.json, RoPE, the training and inference decoders, safetensors, HF folders, generation, GGUF. */
 export {
   type Architecture,
   architectures,
