@@ -1,4 +1,4 @@
-/** Model definition and I/O: config.json, RoPE, the training and inference decoders, safetensors, HF folders, generation, GGUF. */
+/** The model: config.json, RoPE, both decoders (training, inference), safetensors, HF folders, GGUF. */
 export {
   type Architecture,
   architectures,
