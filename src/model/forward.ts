@@ -94,7 +94,6 @@ export class Decoder {
       if (!t) throw new Error(`model has no tensor "${name}"`);
       return t.data;
     };
-    const opt = (name: string) => model.params.get(name)?.data ?? null;
     this.embed = get("model.embed_tokens.weight");
     this.lmHead = model.config.tie_word_embeddings ? this.embed : get("lm_head.weight");
     this.finalNorm = get("model.norm.weight");
@@ -110,8 +109,9 @@ export class Decoder {
         bq: d.qkvBias ? get(`${p}.self_attn.q_proj.bias`) : null,
         bk: d.qkvBias ? get(`${p}.self_attn.k_proj.bias`) : null,
         bv: d.qkvBias ? get(`${p}.self_attn.v_proj.bias`) : null,
-        qNorm: d.arch.qkNorm ? get(`${p}.self_attn.q_norm.weight`) : opt(`${p}.self_attn.q_norm.weight`),
-        kNorm: d.arch.qkNorm ? get(`${p}.self_attn.k_norm.weight`) : opt(`${p}.self_attn.k_norm.weight`),
+        // by the architecture, as the training decoder and transformers do, not by what the file holds
+        qNorm: d.arch.qkNorm ? get(`${p}.self_attn.q_norm.weight`) : null,
+        kNorm: d.arch.qkNorm ? get(`${p}.self_attn.k_norm.weight`) : null,
         mlpNorm: get(`${p}.post_attention_layernorm.weight`),
         wGate: get(`${p}.mlp.gate_proj.weight`),
         wUp: get(`${p}.mlp.up_proj.weight`),
