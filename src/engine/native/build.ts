@@ -7,7 +7,7 @@
  * CPU check, OpenMP for threads.
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -29,9 +29,22 @@ function nodeIncludeDir(): string | null {
   return null;
 }
 
+/**
+ * True when `output` exists and is newer than every source it is built from: `npx distill` runs this
+ * script again (npm's "prepare" for the linked package), and a minute of g++ for nothing is a poor first
+ * command. DISTILLERY_REBUILD_KERNELS=1 builds anyway.
+ */
+function upToDate(output: string, sources: string[]): boolean {
+  if (process.env.DISTILLERY_REBUILD_KERNELS || !existsSync(output)) return false;
+  const built = statSync(output).mtimeMs;
+  return sources.every((s) => statSync(s).mtimeMs < built);
+}
+
 /** Builds the addon; returns null on success, else why not. */
 function build(): string | null {
   if (process.env.DISTILLERY_SKIP_NATIVE) return "skipped (DISTILLERY_SKIP_NATIVE)";
+  const sources = ["kernels.cc", "gemm.h", "ops.h", "build.ts"].map((f) => join(here, f));
+  if (upToDate(out, sources)) return `${out} is up to date`;
   if (process.platform !== "linux" || process.arch !== "x64")
     return `no native kernels for ${process.platform}-${process.arch}; using JS kernels`;
   const include = nodeIncludeDir();
@@ -62,6 +75,8 @@ function buildWasm(): string | null {
   const dir = join(here, "..", "wasm", "build");
   const asc = resolve(here, "..", "..", "..", "node_modules", "assemblyscript", "bin", "asc.js");
   if (!existsSync(asc)) return "assemblyscript not installed; no WASM kernels";
+  if (upToDate(join(dir, "gemm.wasm"), [src, fileURLToPath(import.meta.url)]))
+    return `${join(dir, "gemm.wasm")} is up to date`;
   mkdirSync(dir, { recursive: true });
   // asc only reads .ts sources; the .as name keeps tsc and biome off AssemblyScript's types
   copyFileSync(src, join(dir, "gemm.ts"));
