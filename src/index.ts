@@ -83,6 +83,7 @@ export { type TrainOptions, trainOptionsSchema } from "./train/options.ts";
 export { presets as studentPresets } from "./train/presets.ts";
 export { type TrainSummary, train } from "./train/train.ts";
 export { UserError } from "./util/errors.ts";
+export { generalSet, type RunLayout, runLayout } from "./util/runLayout.ts";
 export { isEquivalent, numbersClose, type Verdict, type VerifyOptions } from "./verify/equivalent.ts";
 export { type Candidate, type ExtractOptions, extractAnswer, extractCandidates } from "./verify/extract.ts";
 export { checkLinearEquationAnswer, parseLinearAnswer } from "./verify/linear.ts";
