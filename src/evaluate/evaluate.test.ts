@@ -113,7 +113,6 @@ describe("eval", () => {
       "key",
       "--out",
       out,
-      "--quiet",
     ]);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /accuracy 100\.0% .* n=3/);
