@@ -42,8 +42,14 @@ export const trainOptionsSchema = z
 
 export type TrainOptions = z.input<typeof trainOptionsSchema>;
 
-/** What marks a folder as holding a model trained earlier: its weights, config or checkpoint. */
-const trainedModelFiles = ["model.safetensors", "model.safetensors.index.json", "config.json", "checkpoint"];
+/** What marks a folder as holding a model trained earlier: its weights, config, LoRA adapter or checkpoint. */
+const trainedModelFiles = [
+  "model.safetensors",
+  "model.safetensors.index.json",
+  "config.json",
+  "adapter_config.json",
+  "checkpoint",
+];
 
 /**
  * Refuses to train into a folder that holds a trained model unless the run continues it (`--resume`)
