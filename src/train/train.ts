@@ -1,18 +1,19 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { initParams, TrainableDecoder } from "../model/trainable.ts";
 import { AdamW } from "../engine/optim.ts";
 import { trainStep } from "../engine/step.ts";
 import { loadModelFolder, saveModelFolder } from "../model/hfFolder.ts";
 import { type Model, parameterCount } from "../model/model.ts";
+import { initParams, TrainableDecoder } from "../model/trainable.ts";
 import { chatmlTemplate, trainBpeTokenizer } from "../tokenizer/bpeTrainer.ts";
-import { loadTokenizer, writeTokenizerFiles } from "../tokenizer/tokenizer.ts";
+import { loadTokenizer, type TextTokenizer, writeTokenizerFiles } from "../tokenizer/tokenizer.ts";
 import { UserError } from "../util/errors.ts";
 import { JsonlAppender, readJsonl } from "../util/jsonl.ts";
 import { createProgress } from "../util/progress.ts";
 import { hashSeed, seededRandom, shuffle } from "../util/random.ts";
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint.ts";
 import { checkChatRow, type Example, loadExamples } from "./data.ts";
+import { type LoraRun, loraRun, saveAdapters } from "./lora.ts";
 import { type ResolvedTrainOptions, type TrainOptions, trainOptionsSchema } from "./options.ts";
 import { batchOf, packExamples, planRows } from "./pack.ts";
 import { newModelConfig, parseNewModelSpec } from "./presets.ts";
@@ -48,54 +49,129 @@ export async function train(
   mkdirSync(o.out, { recursive: true });
   const checkpointDir = path.join(o.out, "checkpoint");
   const resuming = o.resume && hasCheckpoint(checkpointDir);
+  const student = resuming ? resumeStudent(checkpointDir, o) : await initStudent(o);
+  const tokenizer = loadTokenizer(student.tokenizerDir);
+  const context = Math.min(o.context, student.model.config.max_position_embeddings);
+  const padId = tokenizer.padTokenId ?? tokenizer.tokenToId("<|endoftext|>") ?? 0;
+  const { examples, validation } = await loadTrainingData(o, tokenizer, student.model);
+  const plan = planSteps(o, examples, context);
+  const decoder = new TrainableDecoder(student.model, student.lora?.adapters);
+  const opt = new AdamW(decoder.params, {
+    lr: plan.peak,
+    weightDecay: o.weightDecay,
+    // no decay on norms and biases, as HF Trainer and TRL do
+    decay: (name) => !name.endsWith("norm.weight") && !name.endsWith(".bias"),
+  });
+  student.restore?.(opt);
+  const loop: TrainLoop = {
+    o,
+    plan,
+    decoder,
+    opt,
+    examples,
+    validation,
+    context,
+    padId,
+    checkpointDir,
+    ...student,
+  };
+  const result = await runEpochs(loop, resuming, hooks);
+  if (student.lora) saveAdapters(o.out, student.lora, student.tokenizerDir);
+  else saveModelFolder(o.out, student.model, { tokenizerFrom: student.tokenizerDir });
+  const summary: TrainSummary = {
+    out: o.out,
+    params: parameterCount(student.model),
+    steps: result.state.step,
+    epochs: o.epochs,
+    trainExamples: examples.length,
+    trainTokens: result.trainTokens,
+    finalLoss: result.lastLoss,
+    validationLoss: result.validationLoss,
+    tokensPerSecond: Math.round(result.trainTokens / Math.max(1e-3, result.runSeconds)),
+    seconds: (Date.now() - started) / 1000,
+    truncated: result.truncated,
+  };
+  writeFileSync(path.join(o.out, "train.json"), `${JSON.stringify({ options: o, summary }, null, 2)}\n`);
+  return summary;
+}
 
-  // 1. the student and its tokenizer
-  let model: Model;
-  let tokenizerDir: string;
-  let state: TrainerState = { step: 0, epoch: 0, stepInEpoch: 0, elapsedSeconds: 0 };
-  let restore: ((opt: AdamW) => void) | undefined;
-  const isNew = o.init.startsWith("new:");
-  if (resuming) {
-    const checkpoint = loadCheckpoint(checkpointDir);
-    ({ model, state, restore } = checkpoint);
-    tokenizerDir = checkpointDir;
-  } else if (isNew) {
-    tokenizerDir = o.tokenizer ?? (await trainTokenizerFor(o, parseNewModelSpec(o.init).vocab));
-    const tokenizer = loadTokenizer(tokenizerDir);
-    const spec = parseNewModelSpec(o.init);
-    const id = (t: string) => {
-      const found = tokenizer.tokenToId(t);
-      if (found === undefined)
-        throw new UserError(`the tokenizer has no "${t}" token`, { file: tokenizerDir });
-      return found;
-    };
-    const config = newModelConfig(
-      { ...spec, context: Math.max(spec.context, o.context) },
-      {
-        vocabSize: tokenizer.vocabSize,
-        bos: id("<|endoftext|>"),
-        eos: id("<|im_end|>"),
-        pad: id("<|endoftext|>"),
-      },
-    );
-    model = initParams(config, o.seed);
-  } else {
+/** The student, its tokenizer's folder, where training stands and how to restore the optimizer. */
+interface Student {
+  model: Model;
+  tokenizerDir: string;
+  state: TrainerState;
+  restore?: (opt: AdamW) => void;
+  /** With --lora: the adapters trained on the frozen `model`. */
+  lora?: LoraRun;
+}
+
+const freshState: TrainerState = { step: 0, epoch: 0, stepInEpoch: 0, elapsedSeconds: 0 };
+
+function resumeStudent(checkpointDir: string, o: ResolvedTrainOptions): Student {
+  const { model, state, restore, adapter } = loadCheckpoint(checkpointDir);
+  const resumed = { adapter, dir: checkpointDir };
+  const lora = loraRun({ spec: o.lora, init: o.init, model, seed: o.seed, checkpoint: resumed });
+  return { model, state, restore, lora, tokenizerDir: checkpointDir };
+}
+
+/** `new:<preset>`: random weights over a tokenizer given or trained on the data; else an HF folder. */
+async function initStudent(o: ResolvedTrainOptions): Promise<Student> {
+  if (!o.init.startsWith("new:")) {
     if (!existsSync(path.join(o.init, "config.json")))
       throw new UserError("not a model folder (no config.json)", { file: o.init });
-    model = loadModelFolder(o.init);
-    tokenizerDir = o.init;
+    const model = loadModelFolder(o.init);
+    const lora = loraRun({ spec: o.lora, init: o.init, model, seed: o.seed });
+    return { model, lora, tokenizerDir: o.init, state: freshState };
   }
+  if (o.lora !== undefined)
+    throw new UserError("--lora adapts a pretrained model; a new:<preset> student trains all its weights", {
+      field: "lora",
+    });
+  const spec = parseNewModelSpec(o.init);
+  const tokenizerDir = o.tokenizer ?? (await trainTokenizerFor(o, spec.vocab));
   const tokenizer = loadTokenizer(tokenizerDir);
-  const context = Math.min(o.context, model.config.max_position_embeddings);
-  const padId = tokenizer.padTokenId ?? tokenizer.tokenToId("<|endoftext|>") ?? 0;
+  const id = (t: string) => {
+    const found = tokenizer.tokenToId(t);
+    if (found === undefined) throw new UserError(`the tokenizer has no "${t}" token`, { file: tokenizerDir });
+    return found;
+  };
+  const config = newModelConfig(
+    { ...spec, context: Math.max(spec.context, o.context) },
+    {
+      vocabSize: tokenizer.vocabSize,
+      bos: id("<|endoftext|>"),
+      eos: id("<|im_end|>"),
+      pad: id("<|endoftext|>"),
+    },
+  );
+  return { model: initParams(config, o.seed), tokenizerDir, state: freshState };
+}
 
-  // 2. data
+async function loadTrainingData(
+  o: ResolvedTrainOptions,
+  tokenizer: TextTokenizer,
+  model: Model,
+): Promise<{ examples: Example[]; validation: Example[] }> {
   const { examples } = await loadExamples(o.data, tokenizer);
   const validationFile = o.validation ?? siblingValidation(o.data);
   const validation = validationFile ? (await loadExamples(validationFile, tokenizer)).examples : [];
   checkVocabulary([...examples, ...validation], model.config.vocab_size, o.data);
+  return { examples, validation };
+}
 
-  // 3. the plan: rows per step, steps per epoch (packing is deterministic per seed and epoch)
+/** Rows per step, steps per epoch (packing is deterministic per seed and epoch), the schedule's figures. */
+interface StepPlan {
+  orderOf(epoch: number): number[];
+  rowsPerStep: number;
+  rowsPerMicro: number;
+  stepsPerEpoch: number[];
+  totalSteps: number;
+  lastStep: number;
+  peak: number;
+  warmupSteps: number;
+}
+
+function planSteps(o: ResolvedTrainOptions, examples: Example[], context: number): StepPlan {
   const orderOf = (epoch: number) =>
     shuffle(
       seededRandom(hashSeed("train-order", o.seed, epoch)),
@@ -110,101 +186,145 @@ export async function train(
     Math.ceil(planRows(examples, orderOf(e), context).rows.length / rowsPerStep),
   );
   const totalSteps = stepsPerEpoch.reduce((a, b) => a + b, 0);
-  const lastStep = Math.min(totalSteps, o.maxSteps ?? totalSteps);
-  const peak = o.lr ?? (isNew ? 1e-3 : 5e-5);
-  const warmupSteps = o.warmup < 1 ? Math.round(o.warmup * totalSteps) : Math.round(o.warmup);
+  return {
+    orderOf,
+    rowsPerStep,
+    rowsPerMicro,
+    stepsPerEpoch,
+    totalSteps,
+    lastStep: Math.min(totalSteps, o.maxSteps ?? totalSteps),
+    peak: o.lr ?? (o.init.startsWith("new:") ? 1e-3 : 5e-5),
+    warmupSteps: o.warmup < 1 ? Math.round(o.warmup * totalSteps) : Math.round(o.warmup),
+  };
+}
 
-  const decoder = new TrainableDecoder(model);
-  const opt = new AdamW(decoder.params, {
-    lr: peak,
-    weightDecay: o.weightDecay,
-    // no decay on norms and biases, as HF Trainer and TRL do
-    decay: (name) => !name.endsWith("norm.weight") && !name.endsWith(".bias"),
-  });
-  restore?.(opt);
+/** Everything the training loop reads; `state` is where it stands and moves on with each step. */
+interface TrainLoop extends Student {
+  o: ResolvedTrainOptions;
+  plan: StepPlan;
+  decoder: TrainableDecoder;
+  opt: AdamW;
+  examples: Example[];
+  validation: Example[];
+  context: number;
+  padId: number;
+  checkpointDir: string;
+}
+
+interface LoopResult {
+  state: TrainerState;
+  lastLoss: number;
+  validationLoss: number | null;
+  trainTokens: number;
+  truncated: number;
+  /** Seconds this process trained (not counting earlier runs resumed from). */
+  runSeconds: number;
+}
+
+/**
+ * The training loop: each epoch packs the shuffled examples, takes its steps (learning rate, forward,
+ * backward, clip, update, log), then the validation loss and a checkpoint. Stops early at `maxSteps`
+ * or when `shouldStop` says so, leaving a checkpoint to resume from.
+ */
+async function runEpochs(
+  loop: TrainLoop,
+  resuming: boolean,
+  hooks: { shouldStop?: () => boolean },
+): Promise<LoopResult> {
+  const { o, plan, model, opt, checkpointDir, tokenizerDir } = loop;
   const metricsFile = path.join(o.out, "metrics.jsonl");
-  if (resuming) keepMetricsUpTo(metricsFile, state.step);
+  if (resuming) keepMetricsUpTo(metricsFile, loop.state.step);
   else writeFileSync(metricsFile, "");
   const metrics = new JsonlAppender(metricsFile);
-  const progress = createProgress("train", lastStep - state.step, { quiet: o.quiet });
-
-  let lastLoss = Number.NaN;
-  let validationLoss: number | null = null;
-  let trainTokens = 0;
-  let truncated = 0;
-  const elapsedBefore = state.elapsedSeconds;
+  const progress = createProgress("train", plan.lastStep - loop.state.step, { quiet: o.quiet });
+  const result: LoopResult = {
+    state: loop.state,
+    lastLoss: Number.NaN,
+    validationLoss: null,
+    trainTokens: 0,
+    truncated: 0,
+    runSeconds: 0,
+  };
+  const elapsedBefore = loop.state.elapsedSeconds;
   const runStart = Date.now();
   const elapsed = () => elapsedBefore + (Date.now() - runStart) / 1000;
   let stopped = false;
   try {
-    for (let epoch = state.epoch; epoch < o.epochs && !stopped; epoch++) {
-      const packed = packExamples(examples, orderOf(epoch), context, padId);
-      truncated = Math.max(truncated, packed.truncated);
-      for (let s = epoch === state.epoch ? state.stepInEpoch : 0; s < stepsPerEpoch[epoch]; s++) {
-        if (state.step >= lastStep || hooks.shouldStop?.()) {
+    for (let epoch = loop.state.epoch; epoch < o.epochs && !stopped; epoch++) {
+      const packed = packExamples(loop.examples, plan.orderOf(epoch), loop.context, loop.padId);
+      result.truncated = Math.max(result.truncated, packed.truncated);
+      const firstStep = epoch === result.state.epoch ? result.state.stepInEpoch : 0;
+      for (let s = firstStep; s < plan.stepsPerEpoch[epoch]; s++) {
+        if (result.state.step >= plan.lastStep || hooks.shouldStop?.()) {
           stopped = true;
           break;
         }
-        opt.lr = learningRate(state.step, totalSteps, peak, warmupSteps, o.minLrRatio);
-        const from = s * rowsPerStep;
-        const to = Math.min(packed.rows, from + rowsPerStep);
-        const micro = [];
-        for (let r = from; r < to; r += rowsPerMicro)
-          micro.push(batchOf(packed, r, Math.min(to, r + rowsPerMicro)));
-        const t0 = performance.now();
-        const result = trainStep(decoder, opt, micro, o.maxGradNorm);
-        const seconds = (performance.now() - t0) / 1000;
-        let tokens = 0;
-        for (const b of micro)
-          for (let i = 0; i < b.segments!.length; i++) if (b.tokens[i] !== padId) tokens++;
-        trainTokens += tokens;
-        lastLoss = result.loss;
-        state = { step: state.step + 1, epoch, stepInEpoch: s + 1, elapsedSeconds: elapsed() };
+        const { loss, tokens, metricRow } = takeStep(loop, packed, s, result.state.step);
+        result.trainTokens += tokens;
+        result.lastLoss = loss;
+        result.state = { step: result.state.step + 1, epoch, stepInEpoch: s + 1, elapsedSeconds: elapsed() };
         metrics.write({
-          step: state.step,
-          epoch: epoch + (s + 1) / stepsPerEpoch[epoch],
-          loss: round(result.loss),
-          lr: opt.lr,
-          grad_norm: round(result.gradNorm),
-          tokens,
-          tokens_per_s: Math.round(tokens / seconds),
-          elapsed_s: Math.round(state.elapsedSeconds * 10) / 10,
+          step: result.state.step,
+          epoch: epoch + (s + 1) / plan.stepsPerEpoch[epoch],
+          ...metricRow,
+          elapsed_s: Math.round(result.state.elapsedSeconds * 10) / 10,
         });
-        progress.tick(1, { loss: result.loss.toFixed(3), "tok/s": Math.round(tokens / seconds) });
-        if (o.checkpointEvery > 0 && state.step % o.checkpointEvery === 0)
-          saveCheckpoint(checkpointDir, model, opt, state, tokenizerDir);
+        progress.tick(1, { loss: loss.toFixed(3), "tok/s": metricRow.tokens_per_s });
+        if (o.checkpointEvery > 0 && result.state.step % o.checkpointEvery === 0)
+          saveCheckpoint(checkpointDir, model, opt, result.state, tokenizerDir, loop.lora);
       }
-      if (!stopped) {
-        if (validation.length > 0) {
-          validationLoss = evaluateLoss(decoder, validation, context, padId, rowsPerMicro);
-          metrics.write({ step: state.step, epoch: epoch + 1, val_loss: round(validationLoss) });
-        }
-        state = { ...state, epoch: epoch + 1, stepInEpoch: 0, elapsedSeconds: elapsed() };
-        saveCheckpoint(checkpointDir, model, opt, state, tokenizerDir);
+      if (stopped) break;
+      if (loop.validation.length > 0) {
+        result.validationLoss = evaluateLoss(
+          loop.decoder,
+          loop.validation,
+          loop.context,
+          loop.padId,
+          plan.rowsPerMicro,
+        );
+        metrics.write({ step: result.state.step, epoch: epoch + 1, val_loss: round(result.validationLoss) });
       }
+      result.state = { ...result.state, epoch: epoch + 1, stepInEpoch: 0, elapsedSeconds: elapsed() };
+      saveCheckpoint(checkpointDir, model, opt, result.state, tokenizerDir, loop.lora);
     }
-    if (stopped && state.step > 0) saveCheckpoint(checkpointDir, model, opt, state, tokenizerDir);
+    if (stopped && result.state.step > 0)
+      saveCheckpoint(checkpointDir, model, opt, result.state, tokenizerDir, loop.lora);
   } finally {
     progress.stop();
     metrics.close();
   }
-  saveModelFolder(o.out, model, { tokenizerFrom: tokenizerDir });
-  const seconds = (Date.now() - started) / 1000;
-  const summary: TrainSummary = {
-    out: o.out,
-    params: parameterCount(model),
-    steps: state.step,
-    epochs: o.epochs,
-    trainExamples: examples.length,
-    trainTokens,
-    finalLoss: lastLoss,
-    validationLoss,
-    tokensPerSecond: Math.round(trainTokens / Math.max(1e-3, (Date.now() - runStart) / 1000)),
-    seconds,
-    truncated,
+  result.runSeconds = (Date.now() - runStart) / 1000;
+  return result;
+}
+
+/** One optimizer step on rows [s·rowsPerStep, (s+1)·rowsPerStep) of the packed epoch, in micro-batches. */
+function takeStep(
+  loop: TrainLoop,
+  packed: ReturnType<typeof packExamples>,
+  s: number,
+  step: number,
+): { loss: number; tokens: number; metricRow: Record<string, number> } {
+  const { o, plan, opt, padId } = loop;
+  opt.lr = learningRate(step, plan.totalSteps, plan.peak, plan.warmupSteps, o.minLrRatio);
+  const from = s * plan.rowsPerStep;
+  const to = Math.min(packed.rows, from + plan.rowsPerStep);
+  const micro = [];
+  for (let r = from; r < to; r += plan.rowsPerMicro)
+    micro.push(batchOf(packed, r, Math.min(to, r + plan.rowsPerMicro)));
+  const t0 = performance.now();
+  loop.lora?.adapters.reseed(step); // the dropout masks a resumed run draws alike
+  const result = trainStep(loop.decoder, opt, micro, o.maxGradNorm);
+  const seconds = (performance.now() - t0) / 1000;
+  let tokens = 0;
+  for (const b of micro) for (let i = 0; i < b.segments!.length; i++) if (b.tokens[i] !== padId) tokens++;
+  const metricRow = {
+    loss: round(result.loss),
+    lr: opt.lr,
+    grad_norm: round(result.gradNorm),
+    tokens,
+    tokens_per_s: Math.round(tokens / seconds),
   };
-  writeFileSync(path.join(o.out, "train.json"), `${JSON.stringify({ options: o, summary }, null, 2)}\n`);
-  return summary;
+  return { loss: result.loss, tokens, metricRow };
 }
 
 /** Mean masked cross-entropy over a set of examples, packed in file order, no gradients. */
