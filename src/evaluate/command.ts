@@ -40,6 +40,13 @@ export const evalCommand = new Command("eval")
       process.exitCode = 3;
     });
     if (!s) return;
+    if (s.missing) {
+      // figures over part of the benchmark are not the model's score: say so, and exit as generate does
+      process.stderr.write(
+        `eval: ${s.missing} samples could not be generated (${s.failed_file}): the figures are over the ${s.n * s.samples} scored; re-run the same command to retry them\n`,
+      );
+      process.exitCode = 1;
+    }
     const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
     process.stdout.write(
       `${s.model} on ${s.benchmark}: accuracy ${pct(s.accuracy)} (pass@${s.samples} ${pct(s.pass_at_k)}), ` +

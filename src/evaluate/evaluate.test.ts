@@ -95,6 +95,52 @@ describe("eval", () => {
     }
   });
 
+  it("when some samples fail, scores the rest but says so and exits 1", async () => {
+    const content = "<think>\nSubtract 5, divide by 3.\n</think>\n<answer>x = 5</answer>";
+    const body = {
+      id: "chatcmpl-1",
+      object: "chat.completion",
+      created: 0,
+      model: "x",
+      choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
+      usage: { prompt_tokens: 20, completion_tokens: 12, total_tokens: 32 },
+    };
+    // every other request is refused outright (not retried): two of the three items fail
+    const server = await startReplayServer((r) =>
+      r.index % 2 === 0 ? { status: 400, body: { error: { message: "no" } } } : { body },
+    );
+    try {
+      const dir = tmp();
+      const out = path.join(dir, "eval");
+      const bench = writeBenchmark(dir);
+      const run = await runCli([
+        "eval",
+        "--model",
+        `openai:x@${server.baseURL}`,
+        "--benchmark",
+        `jsonl:${bench}`,
+        "--prompt-field",
+        "q",
+        "--answer-field",
+        "a",
+        "--concurrency",
+        "1",
+        "--out",
+        out,
+      ]);
+      assert.equal(run.status, 1, run.stderr);
+      assert.match(run.stdout, /n=1\n/);
+      assert.ok(
+        run.stderr.includes(`eval: 2 samples could not be generated (${path.join(out, "failed.jsonl")})`),
+        run.stderr,
+      );
+      const summary = JSON.parse(readFileSync(path.join(out, "summary.json"), "utf8"));
+      assert.equal(summary.missing, 2);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("reads a jsonl benchmark through --prompt-field/--answer-field/--id-field and says where results went", async () => {
     const dir = tmp();
     const bench = writeBenchmark(dir);

@@ -47,6 +47,13 @@ export interface EvaluateSummary extends ModelScore {
   model: string;
   benchmark: string;
   by_band: Record<string, ModelScore>;
+  /**
+   * Samples the model could not produce (in failed.jsonl, or left by a stop): not scored, so the
+   * figures are over the rest. Always set by `evaluate`; optional for summaries written before it.
+   */
+  missing?: number;
+  /** Where the failures are. */
+  failed_file?: string;
   seconds: number;
 }
 
@@ -109,6 +116,8 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateSummar
     by_band: Object.fromEntries(
       bands.map((band) => [band, scoreRecords(records.filter((r) => (r.band ?? "all") === band))]),
     ),
+    missing: run.failed + run.abandoned + run.remaining,
+    failed_file: run.failedFile,
     seconds: (Date.now() - started) / 1000,
   };
   writeFileAtomic(path.join(options.out, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
