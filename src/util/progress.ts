@@ -29,19 +29,19 @@ export function createProgress(
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
       {
-        format: `${label} {bar} {percentage}% | {value}/{total}${unit} | {rate}/s | ETA {eta_formatted}{extras}`,
+        format: `${label} {bar} {percentage}% | {value}/{total}${unit} | {rate}/s | ETA {eta}{extras}`,
         stream: process.stderr,
         hideCursor: true,
         etaBuffer: 200,
       },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(total, 0, { rate: "0", extras: "" });
+    bar.start(total, 0, { rate: "0", eta: "?", extras: "" });
     return {
       tick(n = 1, c) {
         value += n;
         if (c) counters = c;
-        bar.update(value, { rate: rate(value, started), extras: extras() });
+        bar.update(value, { rate: rate(value, started), eta: eta(value, total, started), extras: extras() });
       },
       stop() {
         bar.stop();
@@ -51,10 +51,8 @@ export function createProgress(
   const interval = options.intervalMs ?? 5000;
   let lastLine = Date.now();
   const line = () => {
-    const r = value / Math.max(1e-3, (Date.now() - started) / 1000);
-    const eta = r > 0 ? Math.round((total - value) / r) : Number.NaN;
     process.stderr.write(
-      `${label} ${value}/${total}${unit} (${Math.floor((100 * value) / total)}%) | ${r.toFixed(1)}/s | ETA ${eta}s${extras()}\n`,
+      `${label} ${value}/${total}${unit} (${Math.floor((100 * value) / total)}%) | ${rate(value, started)}/s | ETA ${eta(value, total, started)}${extras()}\n`,
     );
   };
   return {
@@ -74,4 +72,14 @@ export function createProgress(
 
 function rate(value: number, started: number): string {
   return (value / Math.max(1e-3, (Date.now() - started) / 1000)).toFixed(1);
+}
+
+/** Time left at the rate so far, "1h 02m", "3m 05s" or "42s"; "?" until anything is done (no rate yet). */
+export function eta(value: number, total: number, started: number): string {
+  const perSecond = value / Math.max(1e-3, (Date.now() - started) / 1000);
+  if (!(perSecond > 0)) return "?";
+  const s = Math.max(0, Math.round((total - value) / perSecond));
+  if (s >= 3600) return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
+  return `${s}s`;
 }
