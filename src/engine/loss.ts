@@ -19,7 +19,7 @@ export function linearCrossEntropy(
   targets: Int32Array,
   weights: Float32Array,
   normalizer?: number,
-  chunk = 512,
+  chunk?: number,
 ): Tensor {
   const K = getKernels();
   const C = h.shape[h.shape.length - 1]!;
@@ -48,7 +48,7 @@ export function linearCrossEntropy(
   const hl = compact ? allocBuffer(n * C, false) : h.data;
   if (compact) for (let i = 0; i < n; i++) hl.set(h.data.subarray(live[i]! * C, live[i]! * C + C), i * C);
 
-  const cs = Math.max(1, Math.min(chunk, n));
+  const cs = Math.max(1, Math.min(chunk ?? defaultChunkRows(V), n));
   const logits = allocBuffer(cs * V, false);
   // (r, V) logits of compact rows [r0, r0 + r) into `logits`
   const head = (r0: number, r: number) =>
@@ -93,4 +93,13 @@ export function linearCrossEntropy(
     done();
   });
   return out;
+}
+
+/**
+ * Rows a chunk: 512, or fewer for a large vocabulary so each of the two (chunk, V) buffers stays near
+ * 64 MB — with Qwen's 151,936 tokens 512 rows would take 311 MB each, more than a LoRA run's adapters,
+ * gradients and moments together.
+ */
+function defaultChunkRows(vocab: number): number {
+  return Math.min(512, Math.max(16, Math.floor(2 ** 24 / vocab)));
 }
