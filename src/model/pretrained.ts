@@ -11,7 +11,7 @@ import {
   generate,
   generateBatch,
 } from "./generate.ts";
-import { loadModelFolder } from "./hfFolder.ts";
+import { loadModelOrAdapter } from "./loraFolder.ts";
 import type { Model } from "./model.ts";
 import { loadStopTokens } from "./stopTokens.ts";
 
@@ -24,11 +24,11 @@ export interface Pretrained {
   stopTokens: number[];
 }
 
-/** Loads `config.json` + safetensors + tokenizer files of an HF folder. */
+/** Loads `config.json` + safetensors + tokenizer files of an HF folder, or a LoRA adapter merged onto its base. */
 export function loadPretrained(dir: string, opts: { kernels?: "auto" | "js" } = {}): Pretrained {
-  const model = loadModelFolder(dir);
-  const tokenizer = loadTokenizer(dir);
-  const stopTokens = loadStopTokens(dir, model.config, tokenizer);
+  const { model, modelDir, tokenizerDir } = loadModelOrAdapter(dir);
+  const tokenizer = loadTokenizer(tokenizerDir);
+  const stopTokens = loadStopTokens(modelDir, model.config, tokenizer);
   return { dir, model, tokenizer, decoder: new Decoder(model, opts), stopTokens };
 }
 

@@ -14,6 +14,7 @@ import { Decoder } from "../model/forward.ts";
 import { loadModelFolder } from "../model/hfFolder.ts";
 import { loadModelOrAdapter, mergeAdapters, readAdapterFolder } from "../model/loraFolder.ts";
 import { type Model, randomModel } from "../model/model.ts";
+import { loadPretrained } from "../model/pretrained.ts";
 import { readSafetensors } from "../model/safetensors.ts";
 import { TrainableDecoder } from "../model/trainable.ts";
 import { adaptersFromFolder, createAdapters, loraModules, parseLoraSpec } from "./lora.ts";
@@ -250,6 +251,9 @@ describe("distill train --lora", () => {
     assert.ok(existsSync(path.join(merged, "tokenizer.json")));
     // what eval and serve load for a model folder: the adapter merged onto its base
     assert.deepEqual(new Decoder(loadModelOrAdapter(a).model).logits(ids), fromExport);
+    const pretrained = loadPretrained(a);
+    assert.deepEqual(pretrained.decoder.logits(ids), fromExport);
+    assert.deepEqual(pretrained.stopTokens, loadPretrained(merged).stopTokens);
   });
 
   it("refuses an adapter folder whose base is gone, a plain export of an adapter, and --lora on new:", () => {
