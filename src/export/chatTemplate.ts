@@ -3,7 +3,7 @@
  * transformers' `return_assistant_tokens_mask`, which needs `{% generation %}` … `{% endgeneration %}`
  * around what the assistant writes. The student's own template rarely has them, so the export writes a
  * training copy that renders the same text with the markers added — but only where the copy provably
- * renders like the original; otherwise sft.py falls back to prompt-completion rows (see sft.py).
+ * renders like the original; otherwise sft.py tokenizes the rows as distill train does (see sft.py).
  */
 import { Template } from "@huggingface/jinja";
 
@@ -82,7 +82,7 @@ export function rendersAlike(template: string, reference: string): boolean {
 /**
  * The training template for a student's chat template: the template itself when it already marks the
  * assistant's output, the marked ChatML when the student's renders like ChatML, else null (no marked
- * copy can be vouched for; sft.py then trains on prompt-completion rows).
+ * copy can be vouched for; sft.py then tokenizes the rows as distill train does).
  */
 export function trainingChatTemplate(template: string): string | null {
   if (hasGenerationMarkers(template)) return template;

@@ -274,6 +274,12 @@ Install (a CUDA machine)
   pip install "trl>=0.24" "transformers>=4.56" accelerate datasets deepspeed
   pip install flash-attn --no-build-isolation   # packing without cross-attention; without it sft.py trains unpacked
 
+Check on a CPU first (a few steps: the data, the model and the recipe load and the loss moves; TRL refuses
+bf16 without a GPU, so it is switched off, and float32 weights train faster on a CPU)
+  pip install "trl>=0.24" "transformers>=4.56" accelerate datasets
+  python sft.py --config recipe.yaml --use_cpu true --bf16 false --model_dtype float32 --max_steps 3
+  It prints "train: N rows, T tokens, K carry loss"; K is the trained-token count above.
+
 Launch (from any folder; paths in recipe.yaml are relative to this one)
   accelerate launch --config_file accelerate_zero3.yaml sft.py --config recipe.yaml
   accelerate launch --config_file accelerate_fsdp.yaml sft.py --config recipe.yaml         # FSDP instead
