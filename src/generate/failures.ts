@@ -10,10 +10,18 @@ import { unreachableCode } from "../teachers/unreachable.ts";
 export const unreachableAfter = 3;
 
 /**
+ * How long after the first refused connection a run keeps retrying before it gives up, in retry
+ * base delays (8 s at the default 1 s): a server started beside the run (`distill serve … &` then
+ * `distill generate`) is still loading its model when the first requests go out.
+ */
+export const unreachablePatience = 8;
+
+/**
  * Watches a run's failed attempts: counts them by cause (shown on the progress line and in the
  * summary), reports the first one's message at once (the screen, not only failed.jsonl, says what is
- * wrong), and tells when every endpoint has failed to connect on its first attempts with none ever
- * answering — an address with nothing behind it, where retrying every candidate would only waste time.
+ * wrong), and tells when every endpoint has failed to connect on its first attempts, for longer than
+ * the patience, with none ever answering — an address with nothing behind it, where retrying every
+ * candidate would only waste time.
  */
 export class FailureWatch {
   /** Failed attempts by cause (`ECONNREFUSED`, `HTTP 503`, `request timed out`…). */
@@ -22,6 +30,8 @@ export class FailureWatch {
   private unreachable = 0;
   private retried = false;
   private readonly codes = new Set<string>();
+  /** When the first connection failed (ms); nothing is given up on before `patienceMs` after it. */
+  private firstRefusedAt: number | undefined;
 
   constructor(
     /** The endpoints' URLs (or the teacher's id), for the message. */
@@ -30,6 +40,9 @@ export class FailureWatch {
     private readonly pool: TeacherPool | undefined,
     /** Writes one line for a person (nothing when quiet). */
     private readonly report: (line: string) => void,
+    /** How long connection failures must go on before the run gives up. */
+    private readonly patienceMs = 0,
+    private readonly now: () => number = Date.now,
   ) {}
 
   succeeded(): void {
@@ -49,6 +62,7 @@ export class FailureWatch {
     if (code) {
       this.unreachable++;
       this.codes.add(code);
+      this.firstRefusedAt ??= this.now();
       if (attempt >= 2) this.retried = true;
     } else if (err instanceof TeacherError && err.status !== undefined) this.reached = true;
     if (!this.unreachableNow()) return undefined;
@@ -65,6 +79,7 @@ export class FailureWatch {
 
   private unreachableNow(): boolean {
     if (this.reached || !this.retried) return false;
+    if (this.now() - (this.firstRefusedAt ?? 0) < this.patienceMs) return false;
     if (!this.pool) return this.unreachable >= unreachableAfter;
     return this.pool.stats().every((e) => !e.reached && e.unreachable >= unreachableAfter);
   }

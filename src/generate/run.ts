@@ -9,7 +9,7 @@ import { createProgress, type Progress } from "../util/progress.ts";
 import { hashSeed } from "../util/random.ts";
 import { InFlight, RunStopped, sampleOnce } from "./attempt.ts";
 import { Budget } from "./budget.ts";
-import { FailureWatch } from "./failures.ts";
+import { FailureWatch, unreachablePatience } from "./failures.ts";
 import type { FailureRecord, GenerateSummary, GenerationRecord } from "./generate.ts";
 import type { ResolvedGenerateOptions } from "./options.ts";
 import type { Job, RunPlan } from "./plan.ts";
@@ -68,7 +68,12 @@ export class CandidateRun {
     this.out = new BatchedJsonlAppender(plan.file);
     this.failures = new JsonlAppender(plan.failedFile);
     this.progress = createProgress("generate", plan.jobs.length, { quiet: options.quiet });
-    this.watch = new FailureWatch(endpoints, this.pool, (line) => this.report(line));
+    this.watch = new FailureWatch(
+      endpoints,
+      this.pool,
+      (line) => this.report(line),
+      unreachablePatience * options.retryBaseMs,
+    );
   }
 
   /** The teacher as a pool, when it is one (its queue must be emptied on a stop). */

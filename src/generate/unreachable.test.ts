@@ -65,7 +65,7 @@ function refused(): TeacherError {
 }
 
 describe("generate: a dead endpoint", () => {
-  it("stops at once with one message and exit 3, shows the cause as failures start, and resumes later", async () => {
+  it("stops after its patience (8 s) with one message and exit 3, shows the cause as failures start, and resumes later", async () => {
     const url = `http://127.0.0.1:${await closedPort()}/v1`;
     const out = tmp();
     const args = ["generate", "--prompts", "builtin:general", "--limit", "50", "--request-timeout", "2"];
@@ -91,6 +91,35 @@ describe("generate: a dead endpoint", () => {
       assert.equal(lineCount(path.join(out, "generations.jsonl")), 200);
     } finally {
       await live.close();
+    }
+  });
+
+  it("waits for a server that starts listening after the run began (distill serve … & then generate)", async () => {
+    const port = await closedPort();
+    const late = createServer((_req, res) => {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify(answer));
+    });
+    const opened = new Promise<void>((resolve) =>
+      setTimeout(() => late.listen(port, "127.0.0.1", resolve), 600),
+    );
+    try {
+      const s = await generate({
+        prompts: "builtin:general",
+        limit: 5,
+        samplesPerPrompt: 1,
+        retryBaseMs: 200, // patience 1.6 s
+        quiet: true,
+        teacher: `openai:x@http://127.0.0.1:${port}/v1`,
+        out: tmp(),
+      });
+      assert.equal(s.stopped, undefined, s.stopReason);
+      assert.equal(s.written, 5);
+      assert.ok(s.errors.ECONNREFUSED > 0, "the first requests were refused");
+    } finally {
+      await opened;
+      late.closeAllConnections();
+      await new Promise((resolve) => late.close(resolve));
     }
   });
 
@@ -137,6 +166,22 @@ describe("FailureWatch", () => {
       w.failed(refused(), 2) ?? "",
       /^cannot reach http:\/\/127\.0\.0\.1:9\/v1: ECONNREFUSED on all 6/,
     );
+  });
+
+  it("keeps retrying for its patience after the first refusal: a server still loading gets that long", () => {
+    let now = 1000;
+    const w = new FailureWatch(
+      ["u"],
+      undefined,
+      () => {},
+      8000,
+      () => now,
+    );
+    for (let i = 0; i < 5; i++) w.failed(refused(), 1);
+    now += 7999;
+    assert.equal(w.failed(refused(), 2), undefined, "retried, but within the patience");
+    now += 1;
+    assert.match(w.failed(refused(), 3) ?? "", /^cannot reach u: ECONNREFUSED on all 7 attempts/);
   });
 
   it("never gives up on an endpoint that once answered, with a completion or any HTTP status", () => {
