@@ -23,17 +23,19 @@ export const serveCommand = new Command("serve")
     8,
   )
   .action(async (flags: { model: string; name?: string; host: string; port: number; parallel: number }) => {
+    // Killing the launcher (npx, a script, a supervisor) stops the server too. Watched from the start:
+    // a launcher killed while the model still loads would otherwise leave a server adopted by init.
+    let running: Awaited<ReturnType<typeof import("./serve.ts").serve>> | undefined;
+    const stop = () => (running ? running.close() : Promise.resolve()).then(() => process.exit(0));
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    onParentGone(stop);
     await checkCanListen(flags.host, flags.port);
     const { serve } = await import("./serve.ts");
-    const running = await serve(flags);
+    running = await serve(flags);
     process.stderr.write(
       `serve: ${flags.model} at ${running.url} (POST /chat/completions, GET /models); Ctrl-C stops\n`,
     );
-    const stop = () => running.close().then(() => process.exit(0));
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-    // killing the launcher (npx, a script, a supervisor) stops the server too
-    onParentGone(stop);
   });
 
 /**
