@@ -129,6 +129,20 @@ export class Tape {
     this.keepers.clear();
   }
 
+  /**
+   * Returns every recorded activation except `kept` to the pool without running backward: what a
+   * checkpointed segment (checkpoint.ts) does after its forward, keeping only its output.
+   */
+  discard(kept: Tensor): void {
+    for (const { out } of this.entries)
+      if (out !== kept && !this.keepers.has(out)) {
+        releaseBuffer(out.data);
+        out.data = freed;
+      }
+    this.entries = [];
+    this.keepers.clear();
+  }
+
   /** Drops recorded closures without running them (e.g. after an evaluation-only forward). */
   clear(): void {
     this.entries = [];

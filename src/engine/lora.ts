@@ -85,7 +85,10 @@ export function loraDelta(g: Tape, x: Tensor, pair: LoraPair, keep?: Float32Arra
  * optimizer step, so a resumed run draws the masks the uninterrupted one would have.
  */
 export class LoraAdapters {
+  /** The step's generator: it draws one seed a layer (layerSeed). */
   private random: () => number = Math.random;
+  /** The current layer's generator: it draws that layer's dropout masks. */
+  private masks: () => number = Math.random;
 
   constructor(
     readonly pairs: ReadonlyMap<string, LoraPair>,
@@ -109,6 +112,20 @@ export class LoraAdapters {
   /** Restarts the dropout masks' generator for optimizer step `step`. */
   reseed(step: number): void {
     this.random = seededRandom(hashSeed("lora-dropout", this.seed, step));
+    this.masks = this.random;
+  }
+
+  /** The seed of the next layer's dropout masks, drawn from the step's generator. */
+  layerSeed(): number {
+    return Math.floor(this.random() * 2 ** 32);
+  }
+
+  /**
+   * Masks until the next call come from `seed`, so a layer recomputed in backward (activation
+   * checkpointing) draws exactly the masks its first forward drew.
+   */
+  useLayerSeed(seed: number): void {
+    this.masks = seededRandom(seed);
   }
 
   /** y + the adapter of `module` applied to x, or y itself when the module has no adapter. */
@@ -123,7 +140,7 @@ export class LoraAdapters {
   private mask(n: number): Float32Array {
     const keep = new Float32Array(n);
     const kept = 1 / (1 - this.dropout);
-    for (let i = 0; i < n; i++) keep[i] = this.random() < this.dropout ? 0 : kept;
+    for (let i = 0; i < n; i++) keep[i] = this.masks() < this.dropout ? 0 : kept;
     return keep;
   }
 }

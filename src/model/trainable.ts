@@ -10,9 +10,21 @@
  */
 import { Tape, Tensor } from "../engine/autograd.ts";
 import { type Batch, defaultPositions, defaultSegments } from "../engine/batch.ts";
+import { checkpointed } from "../engine/checkpoint.ts";
 import type { LoraAdapters } from "../engine/lora.ts";
 import { linearCrossEntropy } from "../engine/loss.ts";
-import { add, attention, biasAdd, embedding, linear, rmsnorm, rope, swiglu } from "../engine/ops.ts";
+import {
+  type AttentionShape,
+  add,
+  attention,
+  biasAdd,
+  embedding,
+  linear,
+  type RopeTable,
+  rmsnorm,
+  rope,
+  swiglu,
+} from "../engine/ops.ts";
 import { type ModelConfig, type ModelDims, modelDims, parameterShapes } from "./config.ts";
 import type { Model } from "./model.ts";
 import { Rng } from "./rng.ts";
@@ -35,6 +47,11 @@ export class TrainableDecoder {
   readonly dims: ModelDims;
   /** Engine tensors over the model's own arrays, keyed by HF name. */
   readonly params = new Map<string, Tensor>();
+  /**
+   * Recompute each layer's activations in backward instead of keeping them (checkpoint.ts): training
+   * memory drops by all but one layer's activations for about a third more compute a step.
+   */
+  checkpointActivations = false;
   private readonly rope: RopeTables;
 
   /**
@@ -89,25 +106,43 @@ export class TrainableDecoder {
 
     let x = embedding(g, this.p("model.embed_tokens.weight"), tokens); // (B*T, C)
     for (let l = 0; l < d.layers; l++) {
-      const n = `model.layers.${l}`;
-      const h = rmsnorm(g, x, this.p(`${n}.input_layernorm.weight`), d.eps);
-      let q = this.project(g, h, `${n}.self_attn.q_proj`); // (B*T, H*D)
-      let k = this.project(g, h, `${n}.self_attn.k_proj`); // (B*T, KVH*D)
-      const v = this.project(g, h, `${n}.self_attn.v_proj`);
-      if (d.arch.qkNorm) {
-        q = rmsnorm(g, q, this.p(`${n}.self_attn.q_norm.weight`), d.eps); // per head, before RoPE
-        k = rmsnorm(g, k, this.p(`${n}.self_attn.k_norm.weight`), d.eps);
-      }
-      q = rope(g, q, table, pos);
-      k = rope(g, k, table, pos);
-      const a = attention(g, q, k, v, shape); // (B*T, H*D)
-      x = add(g, x, this.adapted(g, a, `${n}.self_attn.o_proj`));
-      const h2 = rmsnorm(g, x, this.p(`${n}.post_attention_layernorm.weight`), d.eps);
-      const gate = this.adapted(g, h2, `${n}.mlp.gate_proj`); // (B*T, F)
-      const up = this.adapted(g, h2, `${n}.mlp.up_proj`);
-      x = add(g, x, this.adapted(g, swiglu(g, gate, up), `${n}.mlp.down_proj`));
+      const seed = this.lora?.layerSeed() ?? 0;
+      const layer = (tape: Tape, input: Tensor) => {
+        this.lora?.useLayerSeed(seed);
+        return this.layerForward(tape, input, l, table, pos, shape);
+      };
+      x = this.checkpointActivations ? checkpointed(g, x, layer) : layer(g, x);
     }
     return rmsnorm(g, x, this.p("model.norm.weight"), d.eps);
+  }
+
+  /** Decoder layer l on x (B*T, C): attention then MLP, each a pre-norm residual branch. */
+  private layerForward(
+    g: Tape,
+    x: Tensor,
+    l: number,
+    table: RopeTable,
+    pos: Int32Array,
+    shape: AttentionShape,
+  ): Tensor {
+    const d = this.dims;
+    const n = `model.layers.${l}`;
+    const h = rmsnorm(g, x, this.p(`${n}.input_layernorm.weight`), d.eps);
+    let q = this.project(g, h, `${n}.self_attn.q_proj`); // (B*T, H*D)
+    let k = this.project(g, h, `${n}.self_attn.k_proj`); // (B*T, KVH*D)
+    const v = this.project(g, h, `${n}.self_attn.v_proj`);
+    if (d.arch.qkNorm) {
+      q = rmsnorm(g, q, this.p(`${n}.self_attn.q_norm.weight`), d.eps); // per head, before RoPE
+      k = rmsnorm(g, k, this.p(`${n}.self_attn.k_norm.weight`), d.eps);
+    }
+    q = rope(g, q, table, pos);
+    k = rope(g, k, table, pos);
+    const a = attention(g, q, k, v, shape); // (B*T, H*D)
+    x = add(g, x, this.adapted(g, a, `${n}.self_attn.o_proj`));
+    const h2 = rmsnorm(g, x, this.p(`${n}.post_attention_layernorm.weight`), d.eps);
+    const gate = this.adapted(g, h2, `${n}.mlp.gate_proj`); // (B*T, F)
+    const up = this.adapted(g, h2, `${n}.mlp.up_proj`);
+    return add(g, x, this.adapted(g, swiglu(g, gate, up), `${n}.mlp.down_proj`));
   }
 
   /** x · Wᵀ of module `prefix`, plus its LoRA adapter's scale · (x · Aᵀ) · Bᵀ when it has one. */

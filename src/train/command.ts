@@ -38,6 +38,10 @@ export const trainCommand = new Command("train")
     "train LoRA adapters on the frozen --init model, written as a PEFT adapter folder: " +
       "r=16,alpha=32,dropout=0,targets=q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj (these are the defaults)",
   )
+  .option(
+    "--checkpoint-activations",
+    "keep only each decoder layer's input and recompute its activations in backward: less memory for about a third more compute a step",
+  )
   .option("--quiet", "no progress output")
   .action(async (flags: Record<string, unknown>) => {
     const options = resolveStageOptions(trainOptionsSchema, flags, "train");

@@ -56,6 +56,7 @@ export async function train(
   const { examples, validation } = await loadTrainingData(o, tokenizer, student.model);
   const plan = planSteps(o, examples, context);
   const decoder = new TrainableDecoder(student.model, student.lora?.adapters);
+  decoder.checkpointActivations = o.checkpointActivations;
   const opt = new AdamW(decoder.params, {
     lr: plan.peak,
     weightDecay: o.weightDecay,
