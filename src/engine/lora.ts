@@ -1,16 +1,17 @@
 /**
- * A LoRA adapter's contribution to a frozen linear layer (Hu et al. 2021; PEFT's `lora.Linear`):
+ * A linear layer with a LoRA adapter (Hu et al. 2021; PEFT's `lora.Linear`), as one op:
  *
- *   delta = scale · (drop(x) · Aᵀ) · Bᵀ      x (m, in), A (r, in), B (out, r) → (m, out)
+ *   y = x · Wᵀ + scale · (drop(x) · Aᵀ) · Bᵀ      x (m, in), W (out, in), A (r, in), B (out, r) → (m, out)
  *
- * added to the frozen `x · Wᵀ` by the decoder. One op with its own backward, so nothing of size
- * (out, in) is ever formed: the work is O(m·r·(in + out)), and W gets no gradient at all.
+ * One op with its own backward, so nothing of size (out, in) is ever formed (the adapter's work is
+ * O(m·r·(in + out))), a frozen W gets no gradient at all, and the tape keeps one (m, out) output
+ * where a linear, a delta and their sum would keep three — a third of a LoRA step's activations.
  */
 
 import { hashSeed, seededRandom } from "../util/random.ts";
 import { allocBuffer, releaseBuffer, type Tape, Tensor } from "./autograd.ts";
 import { getKernels } from "./kernels.ts";
-import { add } from "./ops.ts";
+import { linear } from "./ops.ts";
 
 /** One adapted module: A (r, in), B (out, r) and scale = alpha / r. */
 export interface LoraPair {
@@ -20,40 +21,45 @@ export interface LoraPair {
 }
 
 /**
- * scale · (x ⊙ keep) · Aᵀ · Bᵀ. `keep` (m·in, optional) is a dropout mask already divided by (1 − p),
- * like torch's inverted dropout; absent, no dropout.
+ * x · Wᵀ + scale · (x ⊙ keep) · Aᵀ · Bᵀ. `keep` (m·in, optional) is a dropout mask already divided by
+ * (1 − p), like torch's inverted dropout; absent, no dropout.
  */
-export function loraDelta(g: Tape, x: Tensor, pair: LoraPair, keep?: Float32Array): Tensor {
+export function loraLinear(g: Tape, x: Tensor, w: Tensor, pair: LoraPair, keep?: Float32Array): Tensor {
   const K = getKernels();
   const { A, B, scale } = pair;
   const [r, inF] = [A.shape[0]!, A.shape[1]!];
   const outF = B.shape[0]!;
-  if (B.shape[1] !== r) throw new Error(`loraDelta: B has ${B.shape[1]} columns, A has rank ${r}`);
+  if (B.shape[1] !== r) throw new Error(`loraLinear: B has ${B.shape[1]} columns, A has rank ${r}`);
+  if (w.size !== outF * inF) throw new Error(`loraLinear: W is not (${outF}, ${inF}) like its adapter`);
   const m = x.size / inF;
-  if (!Number.isInteger(m)) throw new Error(`loraDelta: ${x.size} inputs are not rows of ${inF}`);
-  if (keep && keep.length !== x.size) throw new Error("loraDelta: dropout mask size differs from x");
+  if (!Number.isInteger(m)) throw new Error(`loraLinear: ${x.size} inputs are not rows of ${inF}`);
+  if (keep && keep.length !== x.size) throw new Error("loraLinear: dropout mask size differs from x");
 
   let xd = x.data;
   if (keep) {
     xd = allocBuffer(x.size, false);
     for (let i = 0; i < xd.length; i++) xd[i] = x.data[i]! * keep[i]!;
   }
-  // u (m, r) = scale · xd · Aᵀ ; out (m, out) = u · Bᵀ
+  // out (m, out) = x · Wᵀ ; u (m, r) = scale · xd · Aᵀ ; out += u · Bᵀ
+  const out = Tensor.empty([m, outF]);
+  K.gemm(m, outF, inF, x.data, 0, inF, 1, w.data, 0, 1, inF, out.data, 0, outF, false);
   const u = allocBuffer(m * r, false);
   K.gemm(m, r, inF, xd, 0, inF, 1, A.data, 0, 1, inF, u, 0, r, false);
   K.scale(u, u.length, scale);
-  const out = Tensor.empty([m, outF]);
-  K.gemm(m, outF, r, u, 0, r, 1, B.data, 0, 1, r, out.data, 0, outF, false);
+  K.gemm(m, outF, r, u, 0, r, 1, B.data, 0, 1, r, out.data, 0, outF, true);
   const done = () => {
     releaseBuffer(u);
     if (keep) releaseBuffer(xd);
   };
-  if (!g.needsGrad(x, A, B)) {
+  if (!g.needsGrad(x, w, A, B)) {
     done();
     return out;
   }
   g.record(out, () => {
     const dy = out.grad!;
+    // the frozen path: dX [m,in] += dY · W ; dW [out,in] += dYᵀ · X when W trains too
+    if (x.requiresGrad) K.gemm(m, inF, outF, dy, 0, outF, 1, w.data, 0, inF, 1, x.gradBuffer(), 0, inF, true);
+    if (w.requiresGrad) K.gemm(outF, inF, m, dy, 0, 1, outF, x.data, 0, inF, 1, w.gradBuffer(), 0, inF, true);
     // dB (out, r) += dyᵀ · u
     if (B.requiresGrad) K.gemm(outF, r, m, dy, 0, 1, outF, u, 0, r, 1, B.gradBuffer(), 0, r, true);
     // du (m, r) = scale · dy · B
@@ -128,13 +134,13 @@ export class LoraAdapters {
     this.masks = seededRandom(seed);
   }
 
-  /** y + the adapter of `module` applied to x, or y itself when the module has no adapter. */
-  apply(g: Tape, module: string, x: Tensor, y: Tensor): Tensor {
+  /** x · Wᵀ plus the adapter of `module` (a plain linear when the module has none). */
+  linear(g: Tape, module: string, x: Tensor, w: Tensor): Tensor {
     const pair = this.pairs.get(module);
-    if (!pair) return y;
+    if (!pair) return linear(g, x, w);
     // dropout only while training (a recording tape), never in validation or inference
     const keep = g.recording && this.dropout > 0 ? this.mask(x.size) : undefined;
-    return add(g, y, loraDelta(g, x, pair, keep));
+    return loraLinear(g, x, w, pair, keep);
   }
 
   private mask(n: number): Float32Array {

@@ -147,8 +147,8 @@ export class TrainableDecoder {
 
   /** x · Wᵀ of module `prefix`, plus its LoRA adapter's scale · (x · Aᵀ) · Bᵀ when it has one. */
   private adapted(g: Tape, x: Tensor, prefix: string): Tensor {
-    const y = linear(g, x, this.p(`${prefix}.weight`));
-    return this.lora ? this.lora.apply(g, prefix, x, y) : y;
+    const w = this.p(`${prefix}.weight`);
+    return this.lora ? this.lora.linear(g, prefix, x, w) : linear(g, x, w);
   }
 
   private project(g: Tape, h: Tensor, prefix: string): Tensor {
