@@ -45,6 +45,5 @@ export function trainStep(
   for (const b of microBatches) loss += model.lossAndGrad(b, total);
   const gradNorm = clipGradNorm(model.params.values(), maxGradNorm);
   opt.step();
-  opt.zeroGrad(); // no gradient memory held until the next backward
   return { loss, gradNorm, targets: total };
 }
