@@ -2,9 +2,11 @@
  * Training throughput of the engine on the reference workload of ../shared/bench/pytorch_baseline.py
  * (Llama-style decoder, vocab 512, d 256, 4 layers, 4 heads, SwiGLU 704, tied embeddings, context 256,
  * batch 8, AdamW, random tokens; 3,344,640 parameters), and of PyTorch on the same workload in the same
- * run when /usr/bin/python3 has torch. Prints one JSON line; progress goes to stderr.
+ * run: Debian's PyTorch 1.13 (/usr/bin/python3) and PyTorch 2.13 from the reference venv (.venv-ref, or
+ * $DISTILLERY_REF_PYTHON), each where it is installed. Prints one JSON line; progress goes to stderr.
  *
  *   npm run bench:train [-- --warmup 3 --steps 10 --threads 2 --rounds 1]
+ *   npm run bench:train -- --shape qwen2.5-0.5b|qwen3-0.6b   (a published Qwen shape: bench/trainShape.ts)
  * With --rounds N the engine and the baselines run alternately N times and the best run of each is
  * reported, so a burst of load from other jobs does not land on one side only.
  */
@@ -21,19 +23,38 @@ import { TrainableDecoder } from "../src/model/trainable.ts";
 
 const { values: opts } = parseArgs({
   options: {
-    warmup: { type: "string", default: "3" },
-    steps: { type: "string", default: "10" },
+    /** default 3 (reference workload) or 1 (--shape) */
+    warmup: { type: "string" },
+    /** default 10 (reference workload) or 2 (--shape) */
+    steps: { type: "string" },
     threads: { type: "string", default: "2" },
     /** alternate engine and baselines this many times and keep the best of each (busy machines) */
     rounds: { type: "string", default: "1" },
     "no-baseline": { type: "boolean", default: false },
     "no-passive-baseline": { type: "boolean", default: false },
+    /** a published Qwen shape instead of the reference workload (bench/trainShape.ts) */
+    shape: { type: "string" },
+    rows: { type: "string", default: "2" },
+    context: { type: "string", default: "512" },
+    modes: { type: "string", default: "full,lora,full-checkpointed" },
   },
 });
+if (opts.shape) {
+  const { benchShape } = await import("./trainShape.ts");
+  benchShape(opts.shape, {
+    rows: Number(opts.rows),
+    context: Number(opts.context),
+    warmup: Number(opts.warmup ?? 1),
+    steps: Number(opts.steps ?? 2),
+    threads: Number(opts.threads),
+    modes: opts.modes,
+  });
+  process.exit(0);
+}
 // PyTorch runs with the environment this process started with (the engine sets OMP_WAIT_POLICY for itself)
 const startEnv = { ...process.env };
-const warmup = Number(opts.warmup);
-const steps = Number(opts.steps);
+const warmup = Number(opts.warmup ?? 3);
+const steps = Number(opts.steps ?? 10);
 const threads = Number(opts.threads);
 process.env.DISTILLERY_THREADS ??= String(threads);
 
@@ -112,12 +133,11 @@ interface Baseline {
  * 1,733 tokens/s for the same script with other jobs running), so the header's run alone can flatter
  * the engine there.
  */
-function runBaseline(extraEnv: Record<string, string> = {}): Baseline | null {
+function runBaseline(extraEnv: Record<string, string> = {}, py = "/usr/bin/python3"): Baseline | null {
   const script =
     process.env.DISTILLERY_BASELINE_SCRIPT ??
     fileURLToPath(new URL("../../shared/bench/pytorch_baseline.py", import.meta.url));
-  if (opts["no-baseline"] || !existsSync(script)) return null;
-  const py = "/usr/bin/python3";
+  if (opts["no-baseline"] || !existsSync(script) || !existsSync(py)) return null;
   if (spawnSync(py, ["-c", "import torch"], { stdio: "ignore" }).status !== 0) return null;
   const envText = Object.entries(extraEnv).map(([k, v]) => `${k}=${v} `);
   process.stderr.write(
@@ -140,6 +160,10 @@ type EngineRun = ReturnType<typeof runEngine>;
 let engine: EngineRun | null = null;
 let base: Baseline | null = null;
 let passive: Baseline | null = null;
+/** PyTorch 2 from the reference venv (.ci/run makes it; or $DISTILLERY_REF_PYTHON), beside Debian's 1.13. */
+const torch2Python =
+  process.env.DISTILLERY_REF_PYTHON ?? fileURLToPath(new URL("../.venv-ref/bin/python", import.meta.url));
+let torch2: Baseline | null = null;
 const faster = <T extends { tokS?: number; tok_s?: number }>(a: T | null, b: T | null): T | null =>
   !a ? b : !b ? a : (b.tokS ?? b.tok_s ?? 0) > (a.tokS ?? a.tok_s ?? 0) ? b : a;
 for (let r = 0; r < Number(opts.rounds); r++) {
@@ -148,6 +172,7 @@ for (let r = 0; r < Number(opts.rounds); r++) {
   base = faster(base, b);
   if (b && !opts["no-passive-baseline"])
     passive = faster(passive, runBaseline({ OMP_WAIT_POLICY: "passive" }));
+  torch2 = faster(torch2, runBaseline({}, torch2Python));
 }
 if (!engine) throw new Error("--rounds must be at least 1");
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
@@ -163,6 +188,10 @@ console.log(
     baseline_params: base?.params ?? null,
     baseline_passive_tok_s: passive ? round(passive.tok_s) : null,
     ratio_vs_passive: passive ? round(engine.tokS / passive.tok_s, 3) : null,
+    baseline_torch2_tok_s: torch2 ? round(torch2.tok_s) : null,
+    ratio_vs_torch2: torch2 ? round(engine.tokS / torch2.tok_s, 3) : null,
+    baseline_torch2_peak_rss_mb: torch2 ? round(torch2.peak_rss_mb) : null,
+    torch2: torch2?.torch ?? null,
     kernels: getKernels().name,
     threads,
     engine_step_s_median: round(engine.stepMedian, 4),
