@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "no
 import path from "node:path";
 import { AdamW } from "../engine/optim.ts";
 import { trainStep } from "../engine/step.ts";
+import { modelDims } from "../model/config.ts";
 import { loadModelFolder, saveModelFolder } from "../model/hfFolder.ts";
 import { type Model, parameterCount } from "../model/model.ts";
 import { initParams, TrainableDecoder } from "../model/trainable.ts";
@@ -14,6 +15,7 @@ import { hashSeed, seededRandom, shuffle } from "../util/random.ts";
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint.ts";
 import { checkChatRow, type Example, loadExamples } from "./data.ts";
 import { type LoraRun, loraRun, saveAdapters } from "./lora.ts";
+import { fittingMicroBatchTokens } from "./memory.ts";
 import { type ResolvedTrainOptions, type TrainOptions, trainOptionsSchema } from "./options.ts";
 import { batchOf, packExamples, planRows } from "./pack.ts";
 import { newModelConfig, parseNewModelSpec } from "./presets.ts";
@@ -54,7 +56,7 @@ export async function train(
   const context = Math.min(o.context, student.model.config.max_position_embeddings);
   const padId = tokenizer.padTokenId ?? tokenizer.tokenToId("<|endoftext|>") ?? 0;
   const { examples, validation } = await loadTrainingData(o, tokenizer, student.model);
-  const plan = planSteps(o, examples, context);
+  const plan = planSteps(o, examples, context, fittingTokens(o, student, context));
   const decoder = new TrainableDecoder(student.model, student.lora?.adapters);
   decoder.checkpointActivations = o.checkpointActivations;
   const opt = new AdamW(decoder.params, {
@@ -172,7 +174,37 @@ interface StepPlan {
   warmupSteps: number;
 }
 
-function planSteps(o: ResolvedTrainOptions, examples: Example[], context: number): StepPlan {
+/**
+ * With --micro-batch-tokens unset, the tokens a forward/backward pass may take on this machine
+ * (memory.ts); said on stderr when that splits the step.
+ */
+function fittingTokens(o: ResolvedTrainOptions, student: Student, context: number): number | undefined {
+  if (o.microBatchTokens !== undefined) return undefined;
+  const parameters = parameterCount(student.model);
+  let trainable = parameters;
+  if (student.lora) {
+    trainable = 0;
+    for (const { A, B } of student.lora.adapters.pairs.values()) trainable += A.size + B.size;
+  }
+  const fit = fittingMicroBatchTokens(modelDims(student.model.config), {
+    parameters,
+    trainable,
+    checkpointed: o.checkpointActivations,
+    context,
+  });
+  if (fit < o.batchTokens && !o.quiet)
+    process.stderr.write(
+      `train: ${Math.round(o.batchTokens / context) * context}-token steps in micro-batches of ${fit} tokens, so the activations fit in memory (--micro-batch-tokens sets them)\n`,
+    );
+  return fit;
+}
+
+function planSteps(
+  o: ResolvedTrainOptions,
+  examples: Example[],
+  context: number,
+  fitting?: number,
+): StepPlan {
   const orderOf = (epoch: number) =>
     shuffle(
       seededRandom(hashSeed("train-order", o.seed, epoch)),
@@ -181,7 +213,7 @@ function planSteps(o: ResolvedTrainOptions, examples: Example[], context: number
   const rowsPerStep = Math.max(1, Math.round(o.batchTokens / context));
   const rowsPerMicro = Math.max(
     1,
-    Math.min(rowsPerStep, Math.round((o.microBatchTokens ?? o.batchTokens) / context)),
+    Math.min(rowsPerStep, Math.round((o.microBatchTokens ?? fitting ?? o.batchTokens) / context)),
   );
   const stepsPerEpoch = Array.from({ length: o.epochs }, (_, e) =>
     Math.ceil(planRows(examples, orderOf(e), context).rows.length / rowsPerStep),
