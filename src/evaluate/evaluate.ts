@@ -22,6 +22,8 @@ export interface EvaluateOptions extends SourceOptions {
   maxTokens?: number;
   limit?: number;
   concurrency?: number;
+  /** llama.cpp's CPU threads for a gguf: model (default: the cores available). */
+  threads?: number;
   seed?: number;
   apiKeyEnv?: string;
   quiet?: boolean;
@@ -89,6 +91,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateSummar
       maxTokens: options.maxTokens ?? 1024,
       limit: options.limit,
       concurrency: options.concurrency ?? 32,
+      threads: options.threads,
       seed: options.seed ?? 0,
       apiKeyEnv: options.apiKeyEnv,
       promptField: options.promptField,

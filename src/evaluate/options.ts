@@ -19,6 +19,7 @@ export const evalOptionsSchema = z
     maxTokens: z.coerce.number().int().min(1).optional(),
     limit: z.coerce.number().int().min(1).optional(),
     concurrency: z.coerce.number().int().min(1).max(4096).optional(),
+    threads: z.coerce.number().int().min(1).max(1024).optional(),
     seed: z.coerce.number().int().min(0).optional(),
     apiKeyEnv: z.string().optional(),
     promptField: z.string().min(1).optional(),

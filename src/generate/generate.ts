@@ -144,6 +144,7 @@ function openTeacher(
     stream: options.stream,
     timeoutMs: deadlineMs(options),
     sequences: concurrency,
+    threads: options.threads,
   });
 }
 

@@ -51,6 +51,24 @@ describe("gguf teacher", () => {
     assert.ok(others.some(([o]) => o.text !== a.text));
   });
 
+  it("adds no system message of its own: the prompt is the model's template over the request's messages", async () => {
+    const plain = { ...request, messages: [{ role: "user" as const, content: "Solve for x: 2x + 3 = 7" }] };
+    const system = "You are a helpful, respectful and honest assistant. Always answer as helpfully as possible.";
+    const [bare] = await teacher.sample(plain);
+    const [withSystem] = await teacher.sample({
+      ...plain,
+      messages: [{ role: "system", content: system }, ...plain.messages],
+    });
+    // ChatML around the user turn alone: a handful of tokens beyond the text (node-llama-cpp's default
+    // system prompt, were it there, would add some 80)
+    const userTokens = "Solve for x: 2x + 3 = 7".length; // the tiny model's vocabulary is bytes and a few merges
+    assert.ok(bare.usage.promptTokens <= userTokens + 16, `prompt tokens ${bare.usage.promptTokens}`);
+    assert.ok(
+      withSystem.usage.promptTokens >= bare.usage.promptTokens + 20,
+      `a system message asked for is there: ${withSystem.usage.promptTokens} vs ${bare.usage.promptTokens}`,
+    );
+  });
+
   it("refuses a missing file with a clear message", () => {
     assert.throws(
       () => createGgufTeacher({ path: "/nonexistent/model.gguf" }),

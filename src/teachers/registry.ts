@@ -16,6 +16,8 @@ export interface TeacherOptions {
   timeoutMs?: number;
   /** For gguf and model folders: sequences decoded together (usually the generator's concurrency). */
   sequences?: number;
+  /** For gguf: llama.cpp's CPU threads (default: the cores this process may use). */
+  threads?: number;
 }
 
 /**
@@ -56,7 +58,7 @@ export function createTeacher(spec: string | TeacherSpec, options: TeacherOption
       });
     }
     case "gguf":
-      return createGgufTeacher({ path: parsed.path, sequences: options.sequences });
+      return createGgufTeacher({ path: parsed.path, sequences: options.sequences, threads: options.threads });
     case "model":
       return createLocalModelTeacher(parsed.dir, { sequences: options.sequences });
     case "custom":
