@@ -53,7 +53,8 @@ describe("gguf teacher", () => {
 
   it("adds no system message of its own: the prompt is the model's template over the request's messages", async () => {
     const plain = { ...request, messages: [{ role: "user" as const, content: "Solve for x: 2x + 3 = 7" }] };
-    const system = "You are a helpful, respectful and honest assistant. Always answer as helpfully as possible.";
+    const system =
+      "You are a helpful, respectful and honest assistant. Always answer as helpfully as possible.";
     const [bare] = await teacher.sample(plain);
     const [withSystem] = await teacher.sample({
       ...plain,
