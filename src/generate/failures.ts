@@ -65,7 +65,22 @@ export class FailureWatch {
       this.firstRefusedAt ??= this.now();
       if (attempt >= 2) this.retried = true;
     } else if (err instanceof TeacherError && err.status !== undefined) this.reached = true;
-    if (!this.unreachableNow()) return undefined;
+    return this.unreachableNow() ? this.stopReason() : undefined;
+  }
+
+  /**
+   * A candidate ran out of attempts on `err`: why to stop now when it was a connection failure and no
+   * endpoint has ever answered (patience or not: its retries were the patience), else undefined. Its
+   * candidate is then left for the re-run rather than recorded as failed.
+   */
+  exhausted(err: unknown): string | undefined {
+    if (!unreachableCode(err) || this.reached) return undefined;
+    if (this.pool && !this.pool.stats().every((e) => !e.reached && e.unreachable >= unreachableAfter))
+      return undefined;
+    return this.stopReason();
+  }
+
+  private stopReason(): string {
     return `cannot reach ${this.endpoints.join(", ")}: ${[...this.codes].join(", ")} on all ${this.unreachable} attempts, none answered`;
   }
 

@@ -137,8 +137,10 @@ export class CandidateRun {
       return this.attempt(messages, seed, attempt);
     }, this.policy);
     this.totals.retries += Math.max(0, result.attempts - 1);
+    const unreachable = result.value ? undefined : this.watch.exhausted(result.error);
+    if (unreachable) this.stop("unreachable", unreachable);
     if (result.value) this.written(this.toRecord({ prompt, index }, seed, result, sent));
-    else if (result.stopped || result.error instanceof RunStopped) {
+    else if (unreachable || result.stopped || result.error instanceof RunStopped) {
       this.totals.abandoned++; // stopped mid-way: left for a re-run, recorded nowhere
       return;
     } else this.failed({ prompt, index }, result);
