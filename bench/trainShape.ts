@@ -37,8 +37,19 @@ const shapes = {
 export type ShapeName = keyof typeof shapes;
 export const shapeNames = Object.keys(shapes) as ShapeName[];
 
-const modes = ["full", "lora", "full-checkpointed"] as const;
-type Mode = (typeof modes)[number];
+/**
+ * full, lora, full-checkpointed (every layer recomputed in backward) or full-checkpointed:N (the first
+ * N, as `distill train --checkpoint-activations N`). Checkpointed modes are held against PyTorch's full.
+ */
+type Mode = string;
+const modePattern = /^(full|lora|full-checkpointed(:\d+)?)$/;
+
+/** Layers a mode recomputes, of a model of `layers`. */
+function modeCheckpointedLayers(mode: Mode, layers: number): number {
+  if (mode === "full-checkpointed") return layers;
+  const n = mode.match(/^full-checkpointed:(\d+)$/)?.[1];
+  return n === undefined ? 0 : Math.min(layers, Number(n));
+}
 const loraTargets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
 
 /** The batch both sides train on: B rows of T tokens, labels as transformers takes them (-100: no loss). */
@@ -111,7 +122,7 @@ function runEngine(job: Job, mode: Mode): Measured {
   const model = loadModelFolder(job.model);
   const lora = mode === "lora" ? createAdapters(model, parseLoraSpec(true), 0) : undefined;
   const decoder = new TrainableDecoder(model, lora);
-  decoder.checkpointActivations = mode === "full-checkpointed";
+  decoder.checkpointedLayers = modeCheckpointedLayers(mode, model.config.num_hidden_layers);
   const opt = new AdamW(decoder.params, {
     lr: job.lr,
     weightDecay: 0.1,
@@ -142,7 +153,7 @@ function runEngine(job: Job, mode: Mode): Measured {
   };
 }
 
-/** PyTorch's side of one mode (full-checkpointed: transformers' gradient checkpointing is not run). */
+/** PyTorch's side of full fine-tuning or LoRA. */
 function runPytorch(jobFile: string, mode: "full" | "lora"): Measured & { torch: string; attn: string } {
   const job = {
     ...JSON.parse(readFileSync(jobFile, "utf8")),
@@ -182,9 +193,12 @@ export function benchShape(
   o: { rows: number; context: number; warmup: number; steps: number; threads: number; modes: string },
 ): void {
   if (!(shape in shapes)) throw new Error(`--shape ${shape}: known shapes are ${shapeNames.join(", ")}`);
-  const wanted = o.modes.split(",") as Mode[];
+  const wanted = o.modes.split(",");
   for (const m of wanted)
-    if (!modes.includes(m)) throw new Error(`--modes ${m}: known modes are ${modes.join(", ")}`);
+    if (!modePattern.test(m))
+      throw new Error(
+        `--modes ${m}: known modes are full, lora, full-checkpointed, full-checkpointed:<layers>`,
+      );
   process.stderr.write(`bench:train --shape ${shape}: writing the checkpoint with transformers (cached)…\n`);
   const dir = transformersCheckpoint(shapes[shape as ShapeName]);
   const scratch = mkdtempSync(join(tmpdir(), "distill-bench-shape-"));
@@ -194,18 +208,20 @@ export function benchShape(
     writeFileSync(jobFile, JSON.stringify(job));
     const trained = job.labels.flat().filter((l) => l !== -100).length;
     const results: Record<string, unknown> = {};
+    // PyTorch runs full fine-tuning once, for every full mode of the engine (checkpointed or not)
+    const baselines = new Map<string, ReturnType<typeof runPytorch>>();
+    const baseline = (m: "full" | "lora") => {
+      if (!baselines.has(m)) baselines.set(m, runPytorch(jobFile, m));
+      return baselines.get(m)!;
+    };
     for (const mode of wanted) {
       const engine = runEngineChild(jobFile, mode, o.threads);
-      const pytorch = mode === "full-checkpointed" ? null : runPytorch(jobFile, mode);
+      const pytorch = baseline(mode === "lora" ? "lora" : "full");
       results[mode] = {
         engine: { ...engine, tok_s: round(engine.tok_s), peak_rss_mb: round(engine.peak_rss_mb, 0) },
-        pytorch: pytorch && {
-          ...pytorch,
-          tok_s: round(pytorch.tok_s),
-          peak_rss_mb: round(pytorch.peak_rss_mb, 0),
-        },
-        speed_ratio: pytorch && round(engine.tok_s / pytorch.tok_s, 3),
-        memory_ratio: pytorch && round(engine.peak_rss_mb / pytorch.peak_rss_mb, 3),
+        pytorch: { ...pytorch, tok_s: round(pytorch.tok_s), peak_rss_mb: round(pytorch.peak_rss_mb, 0) },
+        speed_ratio: round(engine.tok_s / pytorch.tok_s, 3),
+        memory_ratio: round(engine.peak_rss_mb / pytorch.peak_rss_mb, 3),
       };
     }
     const mem = (m: string) => (results[m] as { engine: Measured } | undefined)?.engine.peak_rss_mb;

@@ -107,6 +107,20 @@ const cases: Case[] = [
   ],
   [
     "train",
+    () => [
+      "--data",
+      chat,
+      "--init",
+      "new:1m",
+      "--out",
+      path.join(root, "t"),
+      "--checkpoint-activations",
+      "30",
+    ],
+    /--checkpoint-activations.*is 30, but the model has \d+ decoder layers/,
+  ],
+  [
+    "train",
     () => ["--data", chat, "--init", "new:1m", "--out", trained, "--resume", "--overwrite"],
     /--resume and --overwrite contradict each other/,
   ],

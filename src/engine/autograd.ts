@@ -44,6 +44,8 @@ export function releaseBuffer(buf: Float32Array): void {
 export class Tensor {
   /** Gradient with the same size as data, allocated (zeroed) on first use; null = no gradient yet. */
   grad: Float32Array | null = null;
+  /** Number of values (the shape's product; stays when a tape has freed `data`). */
+  readonly size: number;
   constructor(
     public data: Float32Array,
     readonly shape: readonly number[],
@@ -53,15 +55,12 @@ export class Tensor {
     let n = 1;
     for (const s of shape) n *= s;
     if (n !== data.length) throw new Error(`tensor shape [${shape}] needs ${n} values, got ${data.length}`);
-  }
-
-  get size(): number {
-    return this.data.length;
+    this.size = n;
   }
 
   /** The gradient buffer, created as zeros when absent (backward kernels add into it). */
   gradBuffer(): Float32Array {
-    if (!this.grad) this.grad = allocBuffer(this.data.length);
+    if (!this.grad) this.grad = allocBuffer(this.size);
     return this.grad;
   }
 
@@ -103,6 +102,20 @@ export class Tape {
   record(out: Tensor, backward: () => void): void {
     out.requiresGrad = true;
     this.entries.push({ out, backward });
+  }
+
+  /**
+   * Returns the buffers of activations no recorded backward reads to the pool now, not at backward:
+   * e.g. a projection's output once RoPE or a bias add has made its successor (their backward needs
+   * only the output gradient). Gradients still flow through them. The caller vouches that nothing
+   * reads their values again; a backward that did would see an empty array.
+   */
+  free(...dead: Tensor[]): void {
+    for (const t of dead) {
+      if (this.keepers.has(t)) continue;
+      releaseBuffer(t.data);
+      t.data = freed;
+    }
   }
 
   /** Keeps a tensor's data alive through backward. */

@@ -48,10 +48,11 @@ export class TrainableDecoder {
   /** Engine tensors over the model's own arrays, keyed by HF name. */
   readonly params = new Map<string, Tensor>();
   /**
-   * Recompute each layer's activations in backward instead of keeping them (checkpoint.ts): training
-   * memory drops by all but one layer's activations for about a third more compute a step.
+   * How many layers, from the first, recompute their activations in backward instead of keeping them
+   * (checkpoint.ts): each saves its activations but its input for one more forward of the layer. The
+   * first layers, because they are recomputed last, when the layers above have freed theirs.
    */
-  checkpointActivations = false;
+  checkpointedLayers = 0;
   private readonly rope: RopeTables;
 
   /**
@@ -111,7 +112,7 @@ export class TrainableDecoder {
         this.lora?.useLayerSeed(seed);
         return this.layerForward(tape, input, l, table, pos, shape);
       };
-      x = this.checkpointActivations ? checkpointed(g, x, layer) : layer(g, x);
+      x = l < this.checkpointedLayers ? checkpointed(g, x, layer) : layer(g, x);
     }
     return rmsnorm(g, x, this.p("model.norm.weight"), d.eps);
   }
@@ -135,14 +136,21 @@ export class TrainableDecoder {
       q = rmsnorm(g, q, this.p(`${n}.self_attn.q_norm.weight`), d.eps); // per head, before RoPE
       k = rmsnorm(g, k, this.p(`${n}.self_attn.k_norm.weight`), d.eps);
     }
-    q = rope(g, q, table, pos);
-    k = rope(g, k, table, pos);
-    const a = attention(g, q, k, v, shape); // (B*T, H*D)
-    x = add(g, x, this.adapted(g, a, `${n}.self_attn.o_proj`));
+    const [qr, kr] = [rope(g, q, table, pos), rope(g, k, table, pos)];
+    // what only RoPE, a bias add or a residual add reads is freed once read: their backward needs only
+    // the output's gradient (about a sixth of a layer's activations)
+    g.free(q, k);
+    const a = attention(g, qr, kr, v, shape); // (B*T, H*D)
+    const o = this.adapted(g, a, `${n}.self_attn.o_proj`);
+    x = add(g, x, o);
+    g.free(o);
     const h2 = rmsnorm(g, x, this.p(`${n}.post_attention_layernorm.weight`), d.eps);
     const gate = this.adapted(g, h2, `${n}.mlp.gate_proj`); // (B*T, F)
     const up = this.adapted(g, h2, `${n}.mlp.up_proj`);
-    return add(g, x, this.adapted(g, swiglu(g, gate, up), `${n}.mlp.down_proj`));
+    const down = this.adapted(g, swiglu(g, gate, up), `${n}.mlp.down_proj`);
+    const out = add(g, x, down);
+    g.free(down);
+    return out;
   }
 
   /** x · Wᵀ of module `prefix`, plus its LoRA adapter's scale · (x · Aᵀ) · Bᵀ when it has one. */
@@ -153,7 +161,10 @@ export class TrainableDecoder {
 
   private project(g: Tape, h: Tensor, prefix: string): Tensor {
     const y = this.adapted(g, h, prefix);
-    return this.dims.qkvBias ? biasAdd(g, y, this.p(`${prefix}.bias`)) : y;
+    if (!this.dims.qkvBias) return y;
+    const biased = biasAdd(g, y, this.p(`${prefix}.bias`));
+    g.free(y);
+    return biased;
   }
 
   /** Masked mean cross-entropy of a batch as a scalar on tape g (normalizer: see ops.crossEntropy). */

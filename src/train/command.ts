@@ -39,8 +39,8 @@ export const trainCommand = new Command("train")
       "r=16,alpha=32,dropout=0,targets=q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj (these are the defaults)",
   )
   .option(
-    "--checkpoint-activations",
-    "keep only each decoder layer's input and recompute its activations in backward: less memory for about a third more compute a step",
+    "--checkpoint-activations [layers]",
+    "keep only a decoder layer's input and recompute its activations in backward, for every layer or the first <layers>: less memory for one more forward of each (about a third more compute a step for all)",
   )
   .option("--quiet", "no progress output")
   .action(async (flags: Record<string, unknown>) => {

@@ -22,20 +22,23 @@ const qwen = modelDims(
 const parameters = 494_032_768;
 const GiB = 2 ** 30;
 
-test("activations a token: 2.5 MB for Qwen2.5-0.5B (measured: 2.2 GB over the fixed bytes at 1,024 tokens), 26× less checkpointed", () => {
-  const plain = activationFloatsPerToken(qwen, false);
-  assert.equal(plain, 24 * (8 * 896 + 3 * 896 + 4 * 128 + 3 * 4864 + 896 + 2 * 128));
-  assert.ok(Math.abs((4 * plain) / 1e6 - 2.5) < 0.05);
-  const checkpointed = activationFloatsPerToken(qwen, true);
-  assert.equal(checkpointed, 24 * 896 + plain / 24);
+test("activations a token: 2 MB for Qwen2.5-0.5B, a layer's input where checkpointed", () => {
+  const layer = 4 * 896 + 2 * 896 + 3 * 128 + 3 * 4864;
+  const plain = activationFloatsPerToken(qwen);
+  assert.equal(plain, 24 * layer);
+  assert.ok(Math.abs((4 * plain) / 1e6 - 1.95) < 0.01);
+  assert.equal(activationFloatsPerToken(qwen, 24), 24 * 896 + layer);
+  // the first 10 recomputed: 14 layers kept, 10 inputs, one layer rebuilt at a time
+  assert.equal(activationFloatsPerToken(qwen, 10), 14 * layer + 10 * 896 + layer);
 });
 
-test("micro-batches that fit: a 0.5B student on 24 GiB takes 3,072-token passes, LoRA and checkpointing more", () => {
-  const fit = (trainable: number, checkpointed: boolean, memory = 24 * GiB) =>
-    fittingMicroBatchTokens(qwen, { parameters, trainable, checkpointed, context: 512 }, memory);
-  assert.equal(fit(parameters, false), 3072);
-  assert.ok(fit(8_798_208, false) > 3072, "LoRA: no gradients or moments for the base");
-  assert.ok(fit(parameters, true) > 40_000, "checkpointed: a layer's input a token");
+test("micro-batches that fit: a 0.5B student on 24 GiB takes 4,096-token passes, LoRA and checkpointing more", () => {
+  const fit = (trainable: number, checkpointedLayers: number, memory = 24 * GiB) =>
+    fittingMicroBatchTokens(qwen, { parameters, trainable, checkpointedLayers, context: 512 }, memory);
+  assert.equal(fit(parameters, 0), 4096);
+  assert.ok(fit(8_798_208, 0) > 4096, "LoRA: no gradients or moments for the base");
+  assert.ok(fit(parameters, 24) > 40_000, "checkpointed: a layer's input a token");
+  assert.ok(fit(parameters, 12) > 4096 && fit(parameters, 12) < fit(parameters, 24));
   // too little memory for even one row: one row all the same (the run then says what it needs)
-  assert.equal(fit(parameters, false, 8 * GiB), 512);
+  assert.equal(fit(parameters, 0, 8 * GiB), 512);
 });

@@ -1,26 +1,27 @@
 /**
  * What a training step holds in memory, from the model's shape, so that an unset --micro-batch-tokens
  * fits the step to the machine instead of running it out of memory: a 0.5B Qwen student keeps about
- * 2.5 MB of activations a token, so the default 8,192-token step alone would need 20 GB on top of the
+ * 2 MB of activations a token, so the default 8,192-token step alone would need 16 GB on top of the
  * 8 GB its weights, gradients and AdamW moments take.
  */
 import { totalmem } from "node:os";
 import type { ModelDims } from "../model/config.ts";
 
 /**
- * Float32 values the training decoder keeps a token for backward, all layers together (the tape
- * keeps every op's output): per layer the residual stream and norms (8·C), q, attention output and
- * RoPE'd q (3·H·D), k and v before and after RoPE (4·KVH·D), gate, up and their SwiGLU (3·F), plus
- * bias and q/k-norm outputs where the architecture has them. With activation checkpointing only each
- * layer's input stays, and one layer's worth is rebuilt at a time.
+ * Float32 values the training decoder keeps a token for backward, all layers together: per layer what
+ * some op's backward reads — the residual stream before and after attention and their norms (4·C), the
+ * RoPE'd q and k and v (q + 2·KVH·D), the attention output (q), gate, up and their SwiGLU (3·F), and the
+ * q/k-norm inputs where the architecture has them; projection and bias outputs that only RoPE or an add
+ * read are freed as soon as read (trainable.ts). A checkpointed layer keeps only its input, and one
+ * layer's worth is rebuilt at a time.
  */
-export function activationFloatsPerToken(d: ModelDims, checkpointed: boolean): number {
+export function activationFloatsPerToken(d: ModelDims, checkpointedLayers = 0): number {
   const q = d.heads * d.headDim;
   const kv = d.kvHeads * d.headDim;
-  let layer = 8 * d.hidden + 3 * q + 4 * kv + 3 * d.ffn;
-  if (d.qkvBias) layer += q + 2 * kv;
+  let layer = 4 * d.hidden + 2 * q + 3 * kv + 3 * d.ffn;
   if (d.arch.qkNorm) layer += q + kv;
-  return checkpointed ? d.layers * d.hidden + layer : d.layers * layer;
+  const n = Math.min(checkpointedLayers, d.layers);
+  return (d.layers - n) * layer + n * d.hidden + (n > 0 ? layer : 0);
 }
 
 /** Bytes that do not grow with the batch: every weight, and a gradient and two AdamW moments a trained one. */
@@ -35,11 +36,11 @@ export function fixedBytes(parameters: number, trainable: number): number {
  */
 export function fittingMicroBatchTokens(
   d: ModelDims,
-  o: { parameters: number; trainable: number; checkpointed: boolean; context: number },
+  o: { parameters: number; trainable: number; checkpointedLayers: number; context: number },
   memoryBytes = totalmem(),
 ): number {
   const free = memoryBytes - fixedBytes(o.parameters, o.trainable) - 2 ** 30;
-  const perToken = 4 * activationFloatsPerToken(d, o.checkpointed);
+  const perToken = 4 * activationFloatsPerToken(d, o.checkpointedLayers);
   const rows = Math.floor(Math.max(0, free / 2) / perToken / o.context);
   return Math.max(1, rows) * o.context;
 }

@@ -36,13 +36,27 @@ export const trainOptionsSchema = z
      * (`true`: r 16, alpha 32, all seven linear layers); the output is a PEFT adapter folder.
      */
     lora: z.union([z.string(), z.literal(true)]).optional(),
-    /** Recompute each decoder layer's activations in backward instead of keeping them (less memory, ~⅓ more compute). */
-    checkpointActivations: z.coerce.boolean().default(false),
+    /**
+     * Decoder layers that recompute their activations in backward instead of keeping them: true (the
+     * flag alone) every layer, N the first N. Less memory for one more forward of each such layer.
+     */
+    checkpointActivations: z.union([z.boolean(), z.coerce.number().int().min(0)]).default(false),
     quiet: z.coerce.boolean().default(false),
   })
   .strict();
 
 export type TrainOptions = z.input<typeof trainOptionsSchema>;
+
+/** How many of a model's `layers` decoder layers --checkpoint-activations recomputes (the first N). */
+export function checkpointedLayers(o: { checkpointActivations: boolean | number }, layers: number): number {
+  const asked = o.checkpointActivations;
+  if (typeof asked === "boolean") return asked ? layers : 0;
+  if (asked > layers)
+    throw new UserError(`is ${asked}, but the model has ${layers} decoder layers`, {
+      field: "--checkpoint-activations",
+    });
+  return asked;
+}
 
 /** What marks a folder as holding a model trained earlier: its weights, config, LoRA adapter or checkpoint. */
 const trainedModelFiles = [

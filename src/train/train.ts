@@ -16,9 +16,14 @@ import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from
 import { checkChatRow, type Example, loadExamples } from "./data.ts";
 import { type LoraRun, loraRun, saveAdapters } from "./lora.ts";
 import { fittingMicroBatchTokens } from "./memory.ts";
-import { type ResolvedTrainOptions, type TrainOptions, trainOptionsSchema } from "./options.ts";
+import {
+  checkpointedLayers,
+  type ResolvedTrainOptions,
+  type TrainOptions,
+  trainOptionsSchema,
+} from "./options.ts";
 import { batchOf, packExamples, planRows } from "./pack.ts";
-import { newModelConfig, parseNewModelSpec } from "./presets.ts";
+import { newModelConfig, parseNewModelSpec, presets } from "./presets.ts";
 import { learningRate } from "./schedule.ts";
 
 export interface TrainSummary {
@@ -48,6 +53,9 @@ export async function train(
 ): Promise<TrainSummary> {
   const o: ResolvedTrainOptions = trainOptionsSchema.parse(input);
   const started = Date.now();
+  // refused before anything is written
+  const declared = declaredLayers(o.init);
+  if (declared !== undefined) checkpointedLayers(o, declared);
   mkdirSync(o.out, { recursive: true });
   const checkpointDir = path.join(o.out, "checkpoint");
   const resuming = o.resume && hasCheckpoint(checkpointDir);
@@ -58,7 +66,7 @@ export async function train(
   const { examples, validation } = await loadTrainingData(o, tokenizer, student.model);
   const plan = planSteps(o, examples, context, fittingTokens(o, student, context));
   const decoder = new TrainableDecoder(student.model, student.lora?.adapters);
-  decoder.checkpointActivations = o.checkpointActivations;
+  decoder.checkpointedLayers = checkpointedLayers(o, student.model.config.num_hidden_layers);
   const opt = new AdamW(decoder.params, {
     lr: plan.peak,
     weightDecay: o.weightDecay,
@@ -118,6 +126,20 @@ function resumeStudent(checkpointDir: string, o: ResolvedTrainOptions): Student 
 }
 
 /** `new:<preset>`: random weights over a tokenizer given or trained on the data; else an HF folder. */
+/** The student's decoder layers as its preset or config.json declares them, when they can be read. */
+function declaredLayers(init: string): number | undefined {
+  if (init.startsWith("new:")) {
+    const spec = parseNewModelSpec(init);
+    return spec.overrides.layers ?? presets[spec.preset]?.layers;
+  }
+  try {
+    const layers = JSON.parse(readFileSync(path.join(init, "config.json"), "utf8")).num_hidden_layers;
+    return Number.isInteger(layers) ? layers : undefined;
+  } catch {
+    return undefined; // loading the folder says what is wrong with it
+  }
+}
+
 async function initStudent(o: ResolvedTrainOptions): Promise<Student> {
   if (!o.init.startsWith("new:")) {
     if (!existsSync(path.join(o.init, "config.json")))
@@ -189,7 +211,7 @@ function fittingTokens(o: ResolvedTrainOptions, student: Student, context: numbe
   const fit = fittingMicroBatchTokens(modelDims(student.model.config), {
     parameters,
     trainable,
-    checkpointed: o.checkpointActivations,
+    checkpointedLayers: checkpointedLayers(o, student.model.config.num_hidden_layers),
     context,
   });
   if (fit < o.batchTokens && !o.quiet)
