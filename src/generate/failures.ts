@@ -74,8 +74,7 @@ export class FailureWatch {
    * candidate is then left for the re-run rather than recorded as failed.
    */
   exhausted(err: unknown): string | undefined {
-    if (!unreachableCode(err) || this.reached) return undefined;
-    if (this.pool && !this.pool.stats().every((e) => !e.reached && e.unreachable >= unreachableAfter))
+    if (!unreachableCode(err) || this.reached || (this.pool && !this.everyEndpointRefused()))
       return undefined;
     return this.stopReason();
   }
@@ -96,7 +95,12 @@ export class FailureWatch {
     if (this.reached || !this.retried) return false;
     if (this.now() - (this.firstRefusedAt ?? 0) < this.patienceMs) return false;
     if (!this.pool) return this.unreachable >= unreachableAfter;
-    return this.pool.stats().every((e) => !e.reached && e.unreachable >= unreachableAfter);
+    return this.everyEndpointRefused();
+  }
+
+  /** Every endpoint of the pool failed to connect `unreachableAfter` times and none ever answered. */
+  private everyEndpointRefused(): boolean {
+    return this.pool!.stats().every((e) => !e.reached && e.unreachable >= unreachableAfter);
   }
 }
 

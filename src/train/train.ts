@@ -53,8 +53,8 @@ export async function train(
 ): Promise<TrainSummary> {
   const o: ResolvedTrainOptions = trainOptionsSchema.parse(input);
   const started = Date.now();
-  // refused before anything is written
-  const declared = declaredLayers(o.init);
+  // a layer count beyond the model's is refused before anything is written
+  const declared = typeof o.checkpointActivations === "number" ? declaredLayers(o.init) : undefined;
   if (declared !== undefined) checkpointedLayers(o, declared);
   mkdirSync(o.out, { recursive: true });
   const checkpointDir = path.join(o.out, "checkpoint");
@@ -64,9 +64,10 @@ export async function train(
   const context = Math.min(o.context, student.model.config.max_position_embeddings);
   const padId = tokenizer.padTokenId ?? tokenizer.tokenToId("<|endoftext|>") ?? 0;
   const { examples, validation } = await loadTrainingData(o, tokenizer, student.model);
-  const plan = planSteps(o, examples, context, fittingTokens(o, student, context));
+  const recomputed = checkpointedLayers(o, student.model.config.num_hidden_layers);
+  const plan = planSteps(o, examples, context, fittingTokens(o, student, context, recomputed));
   const decoder = new TrainableDecoder(student.model, student.lora?.adapters);
-  decoder.checkpointedLayers = checkpointedLayers(o, student.model.config.num_hidden_layers);
+  decoder.checkpointedLayers = recomputed;
   const opt = new AdamW(decoder.params, {
     lr: plan.peak,
     weightDecay: o.weightDecay,
@@ -125,7 +126,6 @@ function resumeStudent(checkpointDir: string, o: ResolvedTrainOptions): Student 
   return { model, state, restore, lora, tokenizerDir: checkpointDir };
 }
 
-/** `new:<preset>`: random weights over a tokenizer given or trained on the data; else an HF folder. */
 /** The student's decoder layers as its preset or config.json declares them, when they can be read. */
 function declaredLayers(init: string): number | undefined {
   if (init.startsWith("new:")) {
@@ -140,6 +140,7 @@ function declaredLayers(init: string): number | undefined {
   }
 }
 
+/** `new:<preset>`: random weights over a tokenizer given or trained on the data; else an HF folder. */
 async function initStudent(o: ResolvedTrainOptions): Promise<Student> {
   if (!o.init.startsWith("new:")) {
     if (!existsSync(path.join(o.init, "config.json")))
@@ -200,7 +201,12 @@ interface StepPlan {
  * With --micro-batch-tokens unset, the tokens a forward/backward pass may take on this machine
  * (memory.ts); said on stderr when that splits the step.
  */
-function fittingTokens(o: ResolvedTrainOptions, student: Student, context: number): number | undefined {
+function fittingTokens(
+  o: ResolvedTrainOptions,
+  student: Student,
+  context: number,
+  checkpointedLayers: number,
+): number | undefined {
   if (o.microBatchTokens !== undefined) return undefined;
   const parameters = parameterCount(student.model);
   let trainable = parameters;
@@ -211,7 +217,7 @@ function fittingTokens(o: ResolvedTrainOptions, student: Student, context: numbe
   const fit = fittingMicroBatchTokens(modelDims(student.model.config), {
     parameters,
     trainable,
-    checkpointedLayers: checkpointedLayers(o, student.model.config.num_hidden_layers),
+    checkpointedLayers,
     context,
   });
   if (fit < o.batchTokens && !o.quiet)
