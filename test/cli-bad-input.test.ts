@@ -132,6 +132,11 @@ const cases: Case[] = [
   ["export", () => ["--model", folder, "--format", "gguf", "--out", path.join(root, "e")], /no config\.json/],
   ["export", () => ["--model", trained, "--format", "onnx", "--out", path.join(root, "e")], /--format/],
   [
+    "export",
+    () => ["--model", trained, "--format", "safetensors", "--dtype", "q4_0", "--out", path.join(root, "e")],
+    /safetensors export writes f32 or bf16 \(q4_0 is for --format gguf\)/,
+  ],
+  [
     "eval",
     () => ["--model", `gguf:${notGguf}`, "--benchmark", "builtin:equations", "--out", path.join(root, "ev")],
     /model\.gguf: not a GGUF file/,

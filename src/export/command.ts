@@ -12,7 +12,7 @@ export const exportCommand = new Command("export")
   .option("--out <dir>", "output folder")
   .option(
     "--dtype <dtype>",
-    "gguf: f32|f16 (default f16); safetensors: f32|bf16 (default bf16); trl: training precision (default bf16)",
+    "gguf: f32|f16|q8_0|q4_0|q4_k_m (default f16; q* by llama.cpp's quantizer); safetensors: f32|bf16 (default bf16); trl: training precision (default bf16)",
   )
   .option("--name <name>", "model name in the GGUF and READMEs (default: the folder's name)")
   .option("--max-shard-size <size>", "safetensors: shard above this size (default 5GB)")

@@ -116,7 +116,11 @@ test("gguf export: F32 on request; another template family; other formats' flags
     },
   );
   await assert.rejects(exportModel({ model: tiny.dir, format: "gguf", out, dtype: "bf16" }), (e: unknown) => {
-    return e instanceof UserError && /f32 or f16/.test(e.message) && e.where.field === "dtype";
+    return (
+      e instanceof UserError &&
+      /writes f32, f16, q8_0, q4_0 or q4_k_m/.test(e.message) &&
+      e.where.field === "dtype"
+    );
   });
   await assert.rejects(exportModel({ model: root, format: "gguf", out }), (e: unknown) => {
     return e instanceof UserError && e.message.startsWith(`${root}: no config.json`);

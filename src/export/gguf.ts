@@ -1,19 +1,21 @@
 /**
- * `distill export --format gguf`: `model.gguf` (F32 or F16, the tokenizer and chat template inside) for
- * llama.cpp, an Ollama `Modelfile`, and a README saying how to run both.
+ * `distill export --format gguf`: `model.gguf` (F32, F16, or quantized Q8_0 / Q4_0 / Q4_K_M by llama.cpp's
+ * own quantizer; the tokenizer and chat template inside) for llama.cpp, an Ollama `Modelfile`, and a
+ * README saying how to run both.
  */
-import { writeFileSync } from "node:fs";
+import { rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { exportGgufFromFolder } from "../model/ggufExport.ts";
 import { ollamaModelfile } from "../model/ollama.ts";
 import { loadTokenizer } from "../tokenizer/tokenizer.ts";
 import { UserError } from "../util/errors.ts";
 import type { ResolvedExportOptions } from "./options.ts";
+import { type GgufQuantType, isGgufQuantType, quantizeGguf } from "./quantize.ts";
 
 export interface GgufExportSummary {
   files: string[];
   bytes: number;
-  dtype: "f32" | "f16";
+  dtype: "f32" | "f16" | GgufQuantType;
   /** Whether the Modelfile carries a ChatML TEMPLATE (else Ollama falls back to the GGUF's own). */
   chatml: boolean;
 }
@@ -31,12 +33,24 @@ export function exportGgufFormat(
 ): GgufExportSummary {
   const dtype = o.dtype ?? "f16";
   if (dtype === "bf16")
-    throw new UserError("GGUF export writes f32 or f16 (bf16 is for --format safetensors)", {
-      field: "dtype",
-    });
+    throw new UserError(
+      "GGUF export writes f32, f16, q8_0, q4_0 or q4_k_m (bf16 is for --format safetensors)",
+      { field: "dtype" },
+    );
   const tokenizer = loadTokenizer(o.model);
   const ggufPath = path.join(o.out, "model.gguf");
-  const bytes = exportGgufFromFolder(o.model, ggufPath, { name, f16: dtype === "f16" });
+  let bytes: number;
+  if (isGgufQuantType(dtype)) {
+    // quantized from full precision, as llama-quantize is best fed; the F32 file is gone afterwards
+    const f32Path = path.join(o.out, "model.f32.gguf");
+    exportGgufFromFolder(o.model, f32Path, { name });
+    try {
+      quantizeGguf(f32Path, ggufPath, dtype);
+    } finally {
+      rmSync(f32Path, { force: true });
+    }
+    bytes = statSync(ggufPath).size;
+  } else bytes = exportGgufFromFolder(o.model, ggufPath, { name, f16: dtype === "f16" });
   // Ollama templates are Go templates: the ChatML one is spelled out; another family keeps the GGUF's.
   const chatml = (tokenizer.chatTemplate ?? "").includes("<|im_start|>");
   const numCtx = Math.min(contextLength, 8192);

@@ -8,8 +8,15 @@ export const exportOptionsSchema = z
       .min(1),
     format: z.enum(["gguf", "safetensors", "trl"], { error: "must be gguf, safetensors or trl" }),
     out: z.string({ error: "is required: the output folder" }).min(1),
-    /** Weights on disk: gguf f32|f16 (default f16), safetensors f32|bf16 (default bf16), trl: training precision (default bf16). */
-    dtype: z.enum(["f32", "f16", "bf16"], { error: "must be f32, f16 or bf16" }).optional(),
+    /**
+     * Weights on disk: gguf f32|f16|q8_0|q4_0|q4_k_m (default f16), safetensors f32|bf16 (default bf16),
+     * trl: training precision f32|f16|bf16 (default bf16).
+     */
+    dtype: z
+      .enum(["f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m"], {
+        error: "must be f32, f16, bf16, q8_0, q4_0 or q4_k_m",
+      })
+      .optional(),
     /** Model name in the GGUF metadata and the README (default: the model folder's name). */
     name: z.string().min(1).optional(),
     /** safetensors: shard above this size, e.g. 5GB, 500MB (default 5GB, as transformers does). */

@@ -72,13 +72,17 @@ test("safetensors export in BF16 shards above --max-shard-size and rounds to nea
   assert.equal(JSON.parse(readFileSync(join(out, "config.json"), "utf8")).torch_dtype, "bfloat16");
 });
 
-test("safetensors export: f16, exporting onto itself, no tokenizer and bad sizes are user errors", async () => {
+test("safetensors export: f16 or a quantized type, exporting onto itself, no tokenizer and bad sizes are user errors", async () => {
   const src = join(root, "student-err");
   student(src);
   const isUserError = (pattern: RegExp) => (e: unknown) => e instanceof UserError && pattern.test(e.message);
   await assert.rejects(
     exportModel({ model: src, format: "safetensors", out: join(root, "x"), dtype: "f16" }),
     isUserError(/f32 or bf16/),
+  );
+  await assert.rejects(
+    exportModel({ model: src, format: "safetensors", out: join(root, "x"), dtype: "q4_k_m" }),
+    isUserError(/f32 or bf16 \(q4_k_m is for --format gguf\)/),
   );
   await assert.rejects(
     exportModel({ model: src, format: "safetensors", out: src }),

@@ -16,8 +16,8 @@ export interface SafetensorsExportSummary {
 
 export function exportSafetensorsFormat(o: ResolvedExportOptions): SafetensorsExportSummary {
   const dtype = o.dtype ?? "bf16";
-  if (dtype === "f16")
-    throw new UserError("safetensors export writes f32 or bf16 (f16 is for --format gguf)", {
+  if (dtype !== "f32" && dtype !== "bf16")
+    throw new UserError(`safetensors export writes f32 or bf16 (${dtype} is for --format gguf)`, {
       field: "dtype",
     });
   const model = loadModelFolder(o.model);

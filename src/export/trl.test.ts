@@ -278,6 +278,10 @@ test("trl export: bad rows and missing data are user errors naming file, line an
     (e: unknown) => e instanceof UserError && /needs --data/.test(e.message),
   );
   await assert.rejects(
+    exportModel({ model: studentDir, format: "trl", data: bad, dtype: "q8_0", out }),
+    (e: unknown) => e instanceof UserError && e.message.startsWith('field "dtype": trl trains in f32'),
+  );
+  await assert.rejects(
     exportModel({ model: studentDir, format: "trl", data: join(root, "missing.jsonl"), out }),
     (e: unknown) => e instanceof UserError && /missing\.jsonl: file not found/.test(e.message),
   );

@@ -2,15 +2,15 @@
  * The issue's "Done when" check: a tiny random model of each architecture, exported to GGUF and run by
  * llama.cpp (node-llama-cpp 3.21.1, CPU), gives the same next-token log-probabilities as this project's
  * forward pass on the same 64 tokens, and the same greedy continuation.
- * llama.cpp runs with an F32 KV cache and without flash attention: both default to F16 arithmetic on
- * CPU, which alone moves log-probabilities by ~5e-3.
+ * llama.cpp runs with an F32 KV cache and without flash attention (test/support/llamaCpp.ts).
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { getLlama, type Llama, LlamaLogLevel, type Token } from "node-llama-cpp";
+import { getLlama, type Llama, LlamaLogLevel } from "node-llama-cpp";
+import { llamaLogProbs } from "../../test/support/llamaCpp.ts";
 import type { ArchName } from "../../test/support/tinyConfig.ts";
 import { writeTinyGgufModel } from "../../test/support/tinyGguf.ts";
 import { architectures } from "./config.ts";
@@ -27,35 +27,6 @@ after(async () => {
   await llama.dispose();
   rmSync(root, { recursive: true, force: true });
 });
-
-/** llama.cpp's next-token log-probabilities after each of `tokens`, (T, V). */
-async function llamaLogProbs(path: string, tokens: number[], V: number) {
-  const model = await llama.loadModel({ modelPath: path });
-  const ctx = await model.createContext({
-    contextSize: 256,
-    threads: 1,
-    flashAttention: false,
-    experimentalKvCacheKeyType: "F32",
-    experimentalKvCacheValueType: "F32",
-  });
-  const seq = ctx.getSequence();
-  const res = await seq.controlledEvaluate(
-    tokens.map((t) => [t as Token, { generateNext: { probabilities: true } }] as const),
-  );
-  const out = res.map((r) => {
-    const probs = r?.next.probabilities;
-    assert.ok(probs && probs.size === V, "llama.cpp returned the whole distribution");
-    return Float64Array.from({ length: V }, (_, i) => Math.log(probs.get(i as Token) ?? 0));
-  });
-  await seq.clearHistory();
-  const greedy: number[] = [];
-  for await (const t of seq.evaluate(tokens.slice(0, 16) as Token[], { temperature: 0 })) {
-    greedy.push(t);
-    if (greedy.length === 24) break;
-  }
-  await model.dispose();
-  return { logProbs: out, greedy };
-}
 
 function maxAbsDiff(decoder: Decoder, tokens: number[], theirs: Float64Array[]): number {
   const V = decoder.dims.vocab;
@@ -74,7 +45,7 @@ for (const arch of ["qwen2", "qwen3", "llama"] as ArchName[]) {
     const V = tiny.model.config.vocab_size;
     assert.equal(V, 512);
     const tokens = Array.from({ length: 64 }, (_, i) => (i * 37 + 11) % V);
-    const { logProbs, greedy } = await llamaLogProbs(tiny.ggufPath, tokens, V);
+    const { logProbs, greedy } = await llamaLogProbs(llama, tiny.ggufPath, tokens, V);
     const decoder = new Decoder(tiny.model);
     const diff = maxAbsDiff(decoder, tokens, logProbs);
     // The plain-TS kernels (used where the native addon is not built) must match as well.
@@ -114,7 +85,7 @@ test("llama with Llama 3 RoPE scaling: the rope_freqs tensor makes llama.cpp mat
   });
   const V = tiny.model.config.vocab_size;
   const tokens = Array.from({ length: 64 }, (_, i) => (i * 37 + 11) % V);
-  const { logProbs } = await llamaLogProbs(tiny.ggufPath, tokens, V);
+  const { logProbs } = await llamaLogProbs(llama, tiny.ggufPath, tokens, V);
   const diff = maxAbsDiff(new Decoder(tiny.model), tokens, logProbs);
   t.diagnostic(`llama3 rope scaling: max |Δ logprob| = ${diff.toExponential(2)}`);
   assert.ok(diff <= 1e-3, `max abs logprob difference ${diff}`);
@@ -134,6 +105,6 @@ test("llama without the q/k permutation does not match: the permutation is what 
   }
   const V = tiny.model.config.vocab_size;
   const tokens = Array.from({ length: 64 }, (_, i) => (i * 37 + 11) % V);
-  const { logProbs } = await llamaLogProbs(tiny.ggufPath, tokens, V);
+  const { logProbs } = await llamaLogProbs(llama, tiny.ggufPath, tokens, V);
   assert.ok(maxAbsDiff(new Decoder(tiny.model), tokens, logProbs) > 1e-2);
 });

@@ -1,8 +1,10 @@
 /**
- * Builds the kernels that need a build: the WebAssembly SIMD GEMM (../wasm/gemm.as → ../wasm/build/gemm.wasm)
- * with AssemblyScript, and the native addon (kernels.cc → build/kernels.node) with the system C++ compiler
- * and the Node headers already on the machine; runs from `npm ci` (the "prepare" script). Never fails the
- * install: whatever cannot be built is reported and the engine falls back (native → wasm → js).
+ * Builds the code that needs a build: the WebAssembly SIMD GEMM (../wasm/gemm.as → ../wasm/build/gemm.wasm)
+ * with AssemblyScript, the native addon (kernels.cc → build/kernels.node) with the system C++ compiler
+ * and the Node headers already on the machine, and the GGUF quantizer of `distill export`
+ * (src/export/native/quantize.c → build/distill-quantize) with the C compiler; runs from `npm ci` (the
+ * "prepare" script). Never fails the install: whatever cannot be built is reported, the engine falls back
+ * (native → wasm → js) and export offers F32/F16 only.
  * Flags: -O3, x86-64-v3 (AVX2+FMA) as the baseline, AVX-512 only in the GEMM kernel behind a run-time
  * CPU check, OpenMP for threads.
  */
@@ -89,7 +91,22 @@ function buildWasm(): string | null {
   return null;
 }
 
-for (const step of [buildWasm, build]) {
+/** Compiles the quantizer program (it opens node-llama-cpp's libllama at run time, so no link step). */
+function buildQuantizer(): string | null {
+  const src = resolve(here, "..", "..", "export", "native", "quantize.c");
+  const exe = resolve(here, "..", "..", "export", "native", "build", "distill-quantize");
+  if (upToDate(exe, [src])) return `${exe} is up to date`;
+  mkdirSync(dirname(exe), { recursive: true });
+  const cc = process.env.CC || "cc";
+  const r = spawnSync(cc, ["-O2", "-std=c11", src, "-o", `${exe}.tmp`, "-ldl"], { encoding: "utf8" });
+  if (r.error) return `${cc} not available (${r.error.message}); distill export writes F32/F16 GGUF only`;
+  if (r.status !== 0) return `quantizer build failed:\n${r.stderr.slice(0, 2000)}`;
+  renameSync(`${exe}.tmp`, exe);
+  say(`built ${exe}`);
+  return null;
+}
+
+for (const step of [buildWasm, build, buildQuantizer]) {
   try {
     const why = step();
     if (why) say(why);
