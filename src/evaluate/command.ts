@@ -29,6 +29,10 @@ export const evalCommand = new Command("eval")
   .option("--prompt-field <name>", "jsonl: field holding the prompt")
   .option("--answer-field <name>", "jsonl: field holding the gold answer")
   .option("--id-field <name>", "jsonl: field holding a stable item id")
+  .option(
+    "--instruction <mode>",
+    "the template instruction after each problem: auto (as the model records it was trained; teachers get it), none, template",
+  )
   .option("--recipe <file.yaml>", "read these options from a YAML recipe (flags override it)")
   .option("--quiet", "no progress output, and the headline line alone")
   .action(async (flags: Record<string, unknown>) => {

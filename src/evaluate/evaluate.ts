@@ -1,8 +1,10 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { type GenerateSummary, type GenerationRecord, generate } from "../generate/generate.ts";
+import type { InstructionMode } from "../model/promptRecord.ts";
 import { taskOf } from "../tasks/grading.ts";
 import { loadPrompts, type SourceOptions } from "../tasks/sources.ts";
+import type { InstructionOption } from "../teachers/prompting.ts";
 import { UserError } from "../util/errors.ts";
 import { readJsonl } from "../util/jsonl.ts";
 import { writeFileAtomic } from "../util/outputs.ts";
@@ -26,6 +28,8 @@ export interface EvaluateOptions extends SourceOptions {
   threads?: number;
   seed?: number;
   apiKeyEnv?: string;
+  /** The template instruction after each problem: `auto` (default) as the model records it was trained. */
+  instruction?: InstructionOption;
   quiet?: boolean;
 }
 
@@ -48,6 +52,8 @@ export interface ModelScore {
 export interface EvaluateSummary extends ModelScore {
   model: string;
   benchmark: string;
+  /** Whether the prompts carried the template instruction (as the model records, or `--instruction`). */
+  instruction?: InstructionMode;
   by_band: Record<string, ModelScore>;
   /**
    * Samples the model could not produce (in failed.jsonl, or left by a stop): not scored, so the
@@ -97,6 +103,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateSummar
       promptField: options.promptField,
       answerField: options.answerField,
       idField: options.idField,
+      instruction: options.instruction,
       quiet: options.quiet,
     },
     { changedSettings: "use another --out for other settings (each eval folder holds one configuration)" },
@@ -115,6 +122,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateSummar
   const summary: EvaluateSummary = {
     model: options.model,
     benchmark: options.benchmark,
+    instruction: run.instruction,
     ...scoreRecords(records),
     by_band: Object.fromEntries(
       bands.map((band) => [band, scoreRecords(records.filter((r) => (r.band ?? "all") === band))]),

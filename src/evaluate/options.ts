@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { instructionOptions } from "../teachers/prompting.ts";
 
 /**
  * Every option of `distill eval`, shared by flags and YAML recipes (`eval:` section). Defaults stay in
@@ -25,6 +26,7 @@ export const evalOptionsSchema = z
     promptField: z.string().min(1).optional(),
     answerField: z.string().min(1).optional(),
     idField: z.string().min(1).optional(),
+    instruction: z.enum(instructionOptions, { error: "must be auto, none or template" }).optional(),
     quiet: z.coerce.boolean().optional(),
   })
   .strict();

@@ -7,6 +7,8 @@ import { rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { exportGgufFromFolder } from "../model/ggufExport.ts";
 import { ollamaModelfile } from "../model/ollama.ts";
+import { type PromptRecord, readPromptRecord } from "../model/promptRecord.ts";
+import { renderInstruction } from "../template/render.ts";
 import { loadTokenizer } from "../tokenizer/tokenizer.ts";
 import { UserError } from "../util/errors.ts";
 import type { ResolvedExportOptions } from "./options.ts";
@@ -64,11 +66,12 @@ export function exportGgufFormat(
     ? `${ollamaModelfile({ gguf: "./model.gguf" })}${sampling.join("\n")}\n`
     : `FROM ./model.gguf\n${sampling.join("\n")}\n`;
   writeFileSync(path.join(o.out, "Modelfile"), modelfile);
-  writeFileSync(path.join(o.out, "README.txt"), ggufReadme(name, dtype, numCtx));
+  const prompting = readPromptRecord(o.model);
+  writeFileSync(path.join(o.out, "README.txt"), ggufReadme(name, dtype, numCtx, prompting));
   return { files: ["model.gguf", "Modelfile", "README.txt"], bytes, dtype, chatml };
 }
 
-function ggufReadme(name: string, dtype: string, numCtx: number): string {
+function ggufReadme(name: string, dtype: string, numCtx: number, prompting: PromptRecord | null): string {
   const tag = name.toLowerCase().replace(/[^a-z0-9._-]+/g, "-");
   return `${name} as GGUF (${dtype.toUpperCase()}), written by distill export --format gguf
 
@@ -84,6 +87,14 @@ Ollama
   ollama create ${tag} -f Modelfile
   ollama run ${tag} "Solve for x: 3x + 5 = 20"
 
-The model answers in the template <think>…</think><answer>…</answer>.
+The model answers in the template <think>…</think><answer>…</answer>.${promptingNote(prompting)}
 `;
+}
+
+function promptingNote(prompting: PromptRecord | null): string {
+  if (prompting?.instruction === "none")
+    return "\nIt was trained on the bare problem as the user message: send it that way, with no instruction.";
+  if (prompting?.instruction === "template")
+    return `\nIt was trained with this instruction after each problem:\n  ${renderInstruction()}`;
+  return "";
 }

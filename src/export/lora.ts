@@ -9,6 +9,7 @@ import {
   resolveAdapterBase,
   writeMergedFolder,
 } from "../model/loraFolder.ts";
+import { readPromptRecord, writePromptRecord } from "../model/promptRecord.ts";
 import { UserError } from "../util/errors.ts";
 import type { ResolvedExportOptions } from "./options.ts";
 
@@ -39,5 +40,10 @@ export function exportConfigFolder(o: ResolvedExportOptions): string {
 
 /** The folder the format's exporter reads: --model, or with --merge-lora the merge written inside `work`. */
 export function exportSourceFolder(o: ResolvedExportOptions, work: string): string {
-  return o.mergeLora ? writeMergedFolder(o.model, path.join(work, ".merged")) : o.model;
+  if (!o.mergeLora) return o.model;
+  const merged = writeMergedFolder(o.model, path.join(work, ".merged"));
+  // the adapter's training prompt goes with the merged weights
+  const prompting = readPromptRecord(o.model);
+  if (prompting) writePromptRecord(merged, prompting);
+  return merged;
 }

@@ -5,6 +5,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { loadModelFolder, readJsonFile, saveModelFolder } from "../model/hfFolder.ts";
+import { promptRecordFile, readPromptRecord, writePromptRecord } from "../model/promptRecord.ts";
 import { UserError } from "../util/errors.ts";
 import type { ResolvedExportOptions } from "./options.ts";
 
@@ -38,6 +39,11 @@ export function exportSafetensorsFormat(o: ResolvedExportOptions): SafetensorsEx
     tokenizerFrom: o.model,
     generationConfig,
   });
+  const prompting = readPromptRecord(o.model);
+  if (prompting) {
+    writePromptRecord(o.out, prompting);
+    files.push(promptRecordFile);
+  }
   return { files, dtype, shards: files.filter((f) => f.endsWith(".safetensors")).length };
 }
 

@@ -51,6 +51,10 @@ export const generateCommand = new Command("generate")
   .option("--prompt-field <name>", "jsonl: field holding the prompt")
   .option("--answer-field <name>", "jsonl: field holding the gold answer")
   .option("--id-field <name>", "jsonl: field holding a stable prompt id")
+  .option(
+    "--instruction <mode>",
+    "the template instruction after each problem: auto (as the model records it was trained; teachers get it), none, template",
+  )
   .option("--recipe <file.yaml>", "read these options from a YAML recipe (flags override it)")
   .addOption(new Option("--quiet", "no progress output"))
   .action(async (flags: Record<string, unknown>) => {

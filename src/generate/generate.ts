@@ -1,10 +1,14 @@
+import type { InstructionMode } from "../model/promptRecord.ts";
 import type { EndpointStats } from "../teachers/pool.ts";
-import { isModelFolder } from "../teachers/registry.ts";
+import { type ResolvedPrompting, resolvePrompting } from "../teachers/prompting.ts";
+import { teacherFactories } from "../teachers/registry.ts";
+import { parseTeacherSpec, type TeacherSpec } from "../teachers/spec.ts";
 import type { Teacher } from "../teachers/types.ts";
 import { resolveMarkers, type TemplateMarkers } from "../template/markers.ts";
+import { UserError } from "../util/errors.ts";
 import type { Spent } from "./budget.ts";
 import { createRunTeacher, endpointsOf, runConcurrencyOf } from "./endpoints.ts";
-import { writeRunInfo } from "./identity.ts";
+import { readRunInfo, writeRunInfo } from "./identity.ts";
 import { type GenerateOptions, generateOptionsSchema, type ResolvedGenerateOptions } from "./options.ts";
 import { planRun, type RunPlan } from "./plan.ts";
 import { CandidateRun, deadlineMs } from "./run.ts";
@@ -86,6 +90,8 @@ export interface GenerateSummary {
   config: string;
   file: string;
   failedFile: string;
+  /** Whether prompts carried the template instruction (`--instruction`, else what the model records). */
+  instruction: InstructionMode;
   endpoints?: EndpointStats[];
 }
 
@@ -109,16 +115,22 @@ export async function generate(
   const concurrency = runConcurrencyOf(options.teacher, options, options.concurrency);
   // made before planRun writes generate.json: a teacher that cannot be (a file that is no GGUF) leaves no trace
   const teacher = injected.teacher ?? openTeacher(options, resolveMarkers(options.markers), concurrency);
-  const plan = await planRun(options, injected.changedSettings).catch(async (err: unknown) => {
-    if (!injected.teacher) await teacher.close?.();
-    throw err;
-  });
+  // a student gets the prompt it was trained on; a teacher, the problem and the template instruction
+  const prompting = await resolvePrompting(specOf(options.teacher), options.instruction);
+  const earlier = readRunInfo(options.out)?.summary as Partial<GenerateSummary> | undefined;
+  const plan = await planRun(options, injected.changedSettings)
+    .then((plan) => {
+      refuseOtherPrompting(plan, earlier, prompting);
+      return plan;
+    })
+    .catch(async (err: unknown) => {
+      if (!injected.teacher) await teacher.close?.();
+      throw err;
+    });
   const endpoints = injected.teacher
     ? [teacher.id]
     : endpointsOf(options.teacher, options, concurrency).map((e) => e.url ?? e.spec);
-  // students learn the template from their training data, so they get the bare problem
-  const useInstruction =
-    options.instruction ?? !(options.teacher.startsWith("model:") || isModelFolder(options.teacher));
+  const useInstruction = prompting.instruction === "template";
   const run = new CandidateRun(options, plan, teacher, endpoints, Boolean(injected.teacher), useInstruction);
   const detach = run.stopOn(injected.signal);
   try {
@@ -127,7 +139,7 @@ export async function generate(
     detach();
     await run.close();
   }
-  const summary = summarise(options, plan, run, started);
+  const summary = summarise(options, plan, run, started, prompting);
   writeRunInfo(options.out, { ...plan.info, summary });
   return summary;
 }
@@ -153,6 +165,7 @@ function summarise(
   plan: RunPlan,
   run: CandidateRun,
   started: number,
+  prompting: ResolvedPrompting,
 ): GenerateSummary {
   const seconds = (Date.now() - started) / 1000;
   const { totals } = run;
@@ -176,6 +189,33 @@ function summarise(
     config: plan.config.id,
     file: plan.file,
     failedFile: plan.failedFile,
+    instruction: prompting.instruction,
     ...(run.pool ? { endpoints: run.pool.stats() } : {}),
   };
+}
+
+/**
+ * A resumed configuration keeps the prompt its candidates were made with: `auto` may resolve otherwise
+ * than last time (a server that did not answer its model list then), and one file must not mix both.
+ */
+function refuseOtherPrompting(
+  plan: RunPlan,
+  earlier: Partial<GenerateSummary> | undefined,
+  prompting: ResolvedPrompting,
+): void {
+  if (plan.resumed === 0 || earlier?.config !== plan.config.id || !earlier.instruction) return;
+  if (earlier.instruction === prompting.instruction) return;
+  throw new UserError(
+    `the candidates in ${plan.file} were prompted with instruction "${earlier.instruction}", this run would use "${prompting.instruction}" (${prompting.source}): add --instruction ${earlier.instruction} to continue them, or use another --out`,
+    { field: "instruction" },
+  );
+}
+
+/** The teacher's parsed spec; one only an injected teacher understands counts as a custom kind. */
+function specOf(teacher: string): TeacherSpec {
+  try {
+    return parseTeacherSpec(teacher, Object.keys(teacherFactories));
+  } catch {
+    return { kind: "custom", spec: teacher, prefix: "", rest: teacher };
+  }
 }

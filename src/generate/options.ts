@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { instructionOptions } from "../teachers/prompting.ts";
 import { markersOptionSchema } from "../template/markers.ts";
 
 /** One endpoint of a fleet (recipe `endpoints:`); limits left out fall back to the run-wide flags. */
@@ -72,8 +73,17 @@ export const generateOptionsSchema = z
     answerField: z.string().optional(),
     idField: z.string().optional(),
     markers: markersOptionSchema,
-    /** Append the template instruction to each prompt (default: yes, except for the project's own models). */
-    instruction: z.coerce.boolean().optional(),
+    /**
+     * Append the template instruction to each prompt: `template` always, `none` never, `auto` (the
+     * default) as the model records it was trained (src/teachers/prompting.ts); true/false mean
+     * template/none.
+     */
+    instruction: z
+      .preprocess(
+        (v) => (v === true || v === "true" ? "template" : v === false || v === "false" ? "none" : v),
+        z.enum(instructionOptions, { error: "must be auto, none or template" }),
+      )
+      .optional(),
     quiet: z.coerce.boolean().default(false),
   })
   .strict();

@@ -12,6 +12,7 @@ import { firstTokenId, modelDims, parameterShapes } from "./config.ts";
 import { GgmlType, type GgufKv, type GgufTensorIn, kv, writeGguf } from "./ggufFormat.ts";
 import { loadModelFolder, readJsonFile } from "./hfFolder.ts";
 import type { Model, Tensor } from "./model.ts";
+import { ggufInstructionKey, type PromptRecord, readPromptRecord } from "./promptRecord.ts";
 import { ropeFrequencyFactors } from "./rope.ts";
 
 /** HF tensor name → llama.cpp tensor name (null when the tensor has no GGUF counterpart). */
@@ -79,6 +80,8 @@ export interface GgufExportOptions {
   chatTemplate?: string;
   /** llama.cpp pre-tokenizer name; detected from tokenizer.json when omitted. */
   pre?: string;
+  /** How the student was prompted in training (`distill.instruction`, src/model/promptRecord.ts). */
+  prompting?: PromptRecord;
 }
 
 /**
@@ -251,6 +254,7 @@ export function exportGguf(
       chatTemplate: opts.chatTemplate,
       pre: opts.pre,
     }),
+    ...(opts.prompting ? [kv.str(ggufInstructionKey, opts.prompting.instruction)] : []),
   ];
   return writeGguf(path, kvs, ggufTensors(model, f16));
 }
@@ -276,6 +280,7 @@ export function exportGgufFromFolder(dir: string, outPath: string, opts: GgufExp
       ...opts,
       chatTemplate:
         opts.chatTemplate ?? (existsSync(jinjaPath) ? readFileSync(jinjaPath, "utf8") : undefined),
+      prompting: opts.prompting ?? readPromptRecord(dir) ?? undefined,
     },
   );
 }

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
+import { recordedPrompting } from "../teachers/prompting.ts";
 import { createTeacher, teacherFactories } from "../teachers/registry.ts";
 import { parseTeacherSpec, type TeacherSpec } from "../teachers/spec.ts";
 import type { Completion, Teacher } from "../teachers/types.ts";
@@ -43,8 +44,17 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   const spec = parseTeacherSpec(options.model, Object.keys(teacherFactories));
   const teacher = createTeacher(spec, { sequences: parallel });
   const name = options.name ?? defaultNameOf(spec);
+  // listed with the model, so that eval (and any client) prompts it as it was trained
+  const prompting = await recordedPrompting(spec);
+  const listing = {
+    id: name,
+    object: "model",
+    created: 0,
+    owned_by: "distillery",
+    ...(prompting ? { distill: prompting } : {}),
+  };
   const server = createServer((req, res) => {
-    handle(req, res, teacher, name, options.defaultMaxTokens ?? 512).catch((err: unknown) => {
+    handle(req, res, teacher, listing, options.defaultMaxTokens ?? 512).catch((err: unknown) => {
       // a request the model cannot take (a prompt longer than its context) is the client's to fix
       if (err instanceof UserError) sendError(res, 400, err.message, "invalid_request_error");
       else sendError(res, 500, `internal error: ${(err as Error).message}`, "server_error");
@@ -77,16 +87,13 @@ async function handle(
   req: IncomingMessage,
   res: ServerResponse,
   teacher: Teacher,
-  name: string,
+  listing: { id: string },
   defaultMaxTokens: number,
 ) {
   const url = new URL(req.url ?? "/", "http://localhost");
-  if (req.method === "GET" && url.pathname === "/v1/models") {
-    return sendJson(res, 200, {
-      object: "list",
-      data: [{ id: name, object: "model", created: 0, owned_by: "distillery" }],
-    });
-  }
+  const name = listing.id;
+  if (req.method === "GET" && url.pathname === "/v1/models")
+    return sendJson(res, 200, { object: "list", data: [listing] });
   if (req.method !== "POST" || url.pathname !== "/v1/chat/completions") {
     return sendError(res, 404, `no route ${req.method} ${url.pathname}`, "invalid_request_error");
   }

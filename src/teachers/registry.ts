@@ -65,12 +65,3 @@ export function createTeacher(spec: string | TeacherSpec, options: TeacherOption
       return teacherFactories[parsed.prefix](parsed.rest, options, parsed.spec);
   }
 }
-
-/** Whether a spec names a model of the project's own (`model:<dir>` or a bare folder): it gets bare problems. */
-export function isModelFolder(spec: string): boolean {
-  try {
-    return parseTeacherSpec(spec, Object.keys(teacherFactories)).kind === "model";
-  } catch {
-    return false;
-  }
-}

@@ -6,7 +6,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { loadModelFolder } from "../model/hfFolder.ts";
 import { UserError } from "../util/errors.ts";
-import { createTeacher, isModelFolder, teacherFactories } from "./registry.ts";
+import { createTeacher, teacherFactories } from "./registry.ts";
 import { parseTeacherSpec, teacherModelOf, teacherNameOf } from "./spec.ts";
 
 const cli = path.join(import.meta.dirname, "..", "cli.ts");
@@ -107,8 +107,6 @@ describe("teacher specs", () => {
       /not a model folder \(no config.json/,
     );
     assert.throws(() => loadModelFolder(path.join(dir, "missing")), /missing: model folder not found/);
-    assert.equal(isModelFolder(path.join(dir, "missing")), true);
-    assert.equal(isModelFolder("builtin:equations"), false);
   });
 
   it("the CLI reports a missing model folder in one line, exit 2", () => {

@@ -17,6 +17,18 @@ export function renderInstruction(markers: TemplateMarkers = defaultMarkers): st
   );
 }
 
+// renderInstruction's sentence with any markers: what tells a prompt that already carries it
+const instructionPattern = new RegExp(
+  `${renderInstruction({ thinkOpen: "\0", thinkClose: "\0", answerOpen: "\0", answerClose: "\0" })
+    .replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+    .replaceAll("\0", ".+?")}\\s*$`,
+);
+
+/** Whether a user turn ends with the template instruction (under any markers). */
+export function endsWithInstruction(text: string): boolean {
+  return instructionPattern.test(text);
+}
+
 /** The messages sent to a teacher for one problem. */
 export function renderTeacherMessages(
   problem: string,

@@ -5,6 +5,7 @@ import { trainStep } from "../engine/step.ts";
 import { modelDims } from "../model/config.ts";
 import { loadModelFolder, saveModelFolder } from "../model/hfFolder.ts";
 import { type Model, parameterCount } from "../model/model.ts";
+import { type PromptRecord, promptRecordOf, writePromptRecord } from "../model/promptRecord.ts";
 import { initParams, TrainableDecoder } from "../model/trainable.ts";
 import { chatmlTemplate, trainBpeTokenizer } from "../tokenizer/bpeTrainer.ts";
 import { loadTokenizer, type TextTokenizer, writeTokenizerFiles } from "../tokenizer/tokenizer.ts";
@@ -63,7 +64,7 @@ export async function train(
   const tokenizer = loadTokenizer(student.tokenizerDir);
   const context = Math.min(o.context, student.model.config.max_position_embeddings);
   const padId = tokenizer.padTokenId ?? tokenizer.tokenToId("<|endoftext|>") ?? 0;
-  const { examples, validation } = await loadTrainingData(o, tokenizer, student.model);
+  const { examples, validation, prompting } = await loadTrainingData(o, tokenizer, student.model);
   const recomputed = checkpointedLayers(o, student.model.config.num_hidden_layers);
   const plan = planSteps(o, examples, context, fittingTokens(o, student, context, recomputed));
   const decoder = new TrainableDecoder(student.model, student.lora?.adapters);
@@ -90,6 +91,8 @@ export async function train(
   const result = await runEpochs(loop, resuming, hooks);
   if (student.lora) saveAdapters(o.out, student.lora, student.tokenizerDir);
   else saveModelFolder(o.out, student.model, { tokenizerFrom: student.tokenizerDir });
+  // eval, serve and export prompt the student as its training rows did
+  writePromptRecord(o.out, prompting);
   const summary: TrainSummary = {
     out: o.out,
     params: parameterCount(student.model),
@@ -177,12 +180,12 @@ async function loadTrainingData(
   o: ResolvedTrainOptions,
   tokenizer: TextTokenizer,
   model: Model,
-): Promise<{ examples: Example[]; validation: Example[] }> {
-  const { examples } = await loadExamples(o.data, tokenizer);
+): Promise<{ examples: Example[]; validation: Example[]; prompting: PromptRecord }> {
+  const { examples, rows } = await loadExamples(o.data, tokenizer);
   const validationFile = o.validation ?? siblingValidation(o.data);
   const validation = validationFile ? (await loadExamples(validationFile, tokenizer)).examples : [];
   checkVocabulary([...examples, ...validation], model.config.vocab_size, o.data);
-  return { examples, validation };
+  return { examples, validation, prompting: promptRecordOf(rows) };
 }
 
 /** Rows per step, steps per epoch (packing is deterministic per seed and epoch), the schedule's figures. */

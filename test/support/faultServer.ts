@@ -92,6 +92,12 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
   };
 
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    // the model list (generate reads it to learn how a model is prompted) is answered, fault-free
+    if (req.method === "GET" && req.url?.endsWith("/models")) {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ object: "list", data: [] }));
+      return;
+    }
     requests++;
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);

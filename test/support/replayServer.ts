@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 
 /**
  * A local OpenAI-compatible HTTP server on loopback that answers `/v1/chat/completions` with whatever
- * a handler returns: recorded response bodies, error statuses with headers, delays, SSE streams, or
+ * a handler returns (and `GET /v1/models` with an empty list): recorded response bodies, error statuses with headers, delays, SSE streams, or
  * a dropped connection. For tests of the teacher adapters and for the generation benchmark.
  */
 export interface ReplayReply {
@@ -36,6 +36,12 @@ export async function startReplayServer(
   const requests: ReplayRequest[] = [];
   let index = 0;
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    // the model list (which generate reads to learn how a model is prompted) is not what tests replay
+    if (req.method === "GET" && req.url?.endsWith("/models")) {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ object: "list", data: [] }));
+      return;
+    }
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     let body: Record<string, unknown> = {};
