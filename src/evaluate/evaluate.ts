@@ -24,7 +24,7 @@ export interface EvaluateOptions extends SourceOptions {
   maxTokens?: number;
   limit?: number;
   concurrency?: number;
-  /** llama.cpp's CPU threads for a gguf: model (default: the cores available). */
+  /** llama.cpp's CPU threads for a gguf: model (default: the cores available less one). */
   threads?: number;
   seed?: number;
   apiKeyEnv?: string;

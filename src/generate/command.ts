@@ -25,7 +25,10 @@ export const generateCommand = new Command("generate")
     "requests in flight in all (default: the endpoints' concurrencies added up, else 8)",
   )
   .option("--endpoint-concurrency <c>", "most requests in flight at each endpoint (adapts down on 429/503)")
-  .option("--threads <n>", "CPU threads of a gguf: teacher's llama.cpp (default: the cores available)")
+  .option(
+    "--threads <n>",
+    "CPU threads of a gguf: teacher's llama.cpp (default: the cores available less one)",
+  )
   .option("--requests-per-minute <n>", "rate limit of each endpoint")
   .option("--tokens-per-minute <n>", "prompt + completion tokens a minute, each endpoint")
   .option("--seed <s>", "run seed; each candidate's seed derives from it (default 0)")

@@ -32,7 +32,7 @@ export const generateOptionsSchema = z
     maxTokens: z.coerce.number().int().min(1).default(4096),
     /** Candidates in flight in all (default: the endpoints' concurrencies added up, else 8). */
     concurrency: z.coerce.number().int().min(1).max(4096).optional(),
-    /** llama.cpp's CPU threads for a gguf: teacher (default: the cores available). */
+    /** llama.cpp's CPU threads for a gguf: teacher (default: the cores available less one). */
     threads: z.coerce.number().int().min(1).max(1024).optional(),
     /** More endpoints of the teacher's model, with their own limits. */
     endpoints: z.array(endpointSchema).optional(),

@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
+import type { ChatWrapper, Llama, LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
 import { UserError } from "../util/errors.ts";
 import type { Completion, FinishReason, SampleRequest, Teacher } from "./types.ts";
 import { TeacherError } from "./types.ts";
@@ -12,15 +12,20 @@ export interface GgufTeacherOptions {
   /** Parallel sequences in one context: how many requests run at once. */
   sequences?: number;
   /**
-   * CPU threads (default: the cores this process may use). Set, never left to node-llama-cpp: its own
-   * default is 4 on a 2-core machine, where 10 tokens then take 12.9 s instead of 21 ms.
+   * CPU threads (default: the cores this process may use, less one). Set, never left to node-llama-cpp:
+   * its own default is 4 on a 2-core machine, where 10 tokens then take 12.9 s instead of 21 ms.
    */
   threads?: number;
 }
 
-/** llama.cpp's threads when none are asked for: one a core this process may run on, never more. */
+/**
+ * llama.cpp's threads when none are asked for: a core for each, less the one this process's own work
+ * (the event loop, tokenizing, grading) runs on, and at least one. On a 2-core machine that is 1: there
+ * a second llama.cpp thread made decoding slower at every size measured (the eval test's 1M student:
+ * 11 ms a request with 1 thread, 233 ms with 2; 10M: 224 against 109 tokens/s; 60M: 45 against 44).
+ */
 export function defaultGgufThreads(): number {
-  return availableParallelism();
+  return Math.max(1, availableParallelism() - 1);
 }
 
 /**
@@ -32,7 +37,13 @@ export function defaultGgufThreads(): number {
 export function createGgufTeacher(options: GgufTeacherOptions): Teacher {
   checkGgufFile(options.path);
   let loading:
-    | Promise<{ llama: Llama; model: LlamaModel; context: LlamaContext; pool: LlamaContextSequence[] }>
+    | Promise<{
+        llama: Llama;
+        model: LlamaModel;
+        context: LlamaContext;
+        pool: LlamaContextSequence[];
+        chatWrapper: ChatWrapper | undefined;
+      }>
     | undefined;
   const load = () => {
     loading ??= (async () => {
@@ -44,10 +55,11 @@ export function createGgufTeacher(options: GgufTeacherOptions): Teacher {
         contextSize,
         sequences: options.sequences ?? 1,
         threads: options.threads ?? defaultGgufThreads(),
+        ...kvCacheFor(model.fileInfo.metadata.general?.file_type),
       });
       // one sequence per parallel request, made once and reused (cleared) request after request
       const pool = Array.from({ length: options.sequences ?? 1 }, () => context.getSequence());
-      return { llama, model, context, pool };
+      return { llama, model, context, pool, chatWrapper: await ownChatWrapper(model) };
     })();
     return loading;
   };
@@ -65,7 +77,7 @@ export function createGgufTeacher(options: GgufTeacherOptions): Teacher {
     id: `gguf:${options.path}`,
     async sample(request: SampleRequest): Promise<Completion[]> {
       const { LlamaChatSession } = await import("node-llama-cpp");
-      const { pool } = await load();
+      const { pool, chatWrapper } = await load();
       const user = request.messages.filter((m) => m.role === "user").at(-1)?.content ?? "";
       const system = request.messages.find((m) => m.role === "system")?.content;
       const completions: Completion[] = [];
@@ -75,7 +87,11 @@ export function createGgufTeacher(options: GgufTeacherOptions): Teacher {
           await sequence.clearHistory();
           let generated = 0;
           let promptTokens: number | undefined;
-          const session = new LlamaChatSession({ contextSequence: sequence, systemPrompt: system });
+          const session = new LlamaChatSession({
+            contextSequence: sequence,
+            systemPrompt: system,
+            chatWrapper,
+          });
           // no system message asked for: none at all, as the model's own template renders a chat
           // without one (node-llama-cpp would otherwise put its default "You are a helpful…" there)
           if (system === undefined) session.setChatHistory([]);
@@ -123,6 +139,37 @@ export function createGgufTeacher(options: GgufTeacherOptions): Teacher {
       await llama.dispose();
     },
   };
+}
+
+/**
+ * The model's own chat template (`tokenizer.chat_template`), rendered as transformers renders it, rather
+ * than the family wrapper node-llama-cpp would pick: its ChatML wrapper, for one, puts a BOS token
+ * (`<|endoftext|>` for Qwen) before the chat that the template — and training — never had. Undefined
+ * (node-llama-cpp's choice) when the file has no template or node-llama-cpp cannot take it.
+ */
+async function ownChatWrapper(model: LlamaModel): Promise<ChatWrapper | undefined> {
+  const template = model.fileInfo.metadata.tokenizer?.chat_template;
+  if (typeof template !== "string" || template.length === 0) return undefined;
+  const { JinjaTemplateChatWrapper } = await import("node-llama-cpp");
+  try {
+    return new JinjaTemplateChatWrapper({ template });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * An all-F32 GGUF (file type 0) keeps its attention in F32 too: llama.cpp's defaults, an F16 KV cache
+ * and flash attention in F16 on CPU, move its log-probabilities by ~5e-3, enough to flip near-ties of
+ * greedy decoding, and F32 is what such a file is asked for. Smaller types keep llama.cpp's defaults.
+ */
+function kvCacheFor(fileType: number | undefined) {
+  if (fileType !== 0) return {};
+  return {
+    flashAttention: false,
+    experimentalKvCacheKeyType: "F32",
+    experimentalKvCacheValueType: "F32",
+  } as const;
 }
 
 /** GGUF files start with these four bytes; anything else would fail deep inside llama.cpp's loader. */

@@ -16,7 +16,7 @@ export interface TeacherOptions {
   timeoutMs?: number;
   /** For gguf and model folders: sequences decoded together (usually the generator's concurrency). */
   sequences?: number;
-  /** For gguf: llama.cpp's CPU threads (default: the cores this process may use). */
+  /** For gguf: llama.cpp's CPU threads (default: the cores this process may use, less one). */
   threads?: number;
 }
 

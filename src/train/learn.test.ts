@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
+import { copyWordsStudent, writeCopyWordsTask } from "../../test/support/copyWords.ts";
 import { evaluate } from "../evaluate/evaluate.ts";
-import { renderChatSample } from "../template/render.ts";
-import { hashSeed, pick, seededRandom } from "../util/random.ts";
 import { train } from "./train.ts";
 
 /**
@@ -13,45 +12,19 @@ import { train } from "./train.ts";
  * and the answer — from 1,000 samples, and answers words it never saw. Before training it gets none
  * right (it does not even know the template); after ~30 seconds of CPU it gets most of them.
  */
-const syllables = ["ka", "lo", "mi", "tre", "son", "va", "ped", "ur", "gli", "zam", "bor", "qui"];
-
-function words(count: number, seed: number, avoid = new Set<string>()): string[] {
-  const random = seededRandom(hashSeed("copy-words", seed));
-  const out = new Set<string>();
-  while (out.size < count) {
-    const w = `${pick(random, syllables)}${pick(random, syllables)}${pick(random, syllables)}`;
-    if (!avoid.has(w)) out.add(w);
-  }
-  return [...out];
-}
-
 describe("a trained student beats its untrained self", () => {
   it("copies held-out words through the template", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "distill-learn-"));
-    const trainWords = words(1000, 1);
-    const testWords = words(40, 2, new Set(trainWords));
-    const prompt = (w: string) => `Repeat the word ${w}`;
-    const rows = trainWords.map((w) =>
-      JSON.stringify({
-        messages: renderChatSample({ prompt: prompt(w), reasoning: `The word is ${w}.`, answer: w }),
-      }),
-    );
-    writeFileSync(path.join(dir, "train.jsonl"), `${rows.join("\n")}\n`);
-    const benchmark = path.join(dir, "test.jsonl");
-    writeFileSync(
-      benchmark,
-      `${testWords.map((w) => JSON.stringify({ prompt: prompt(w), answer: w })).join("\n")}\n`,
-    );
-
+    const { train: data, benchmark } = writeCopyWordsTask(dir);
     const common = {
-      data: path.join(dir, "train.jsonl"),
+      data,
       context: 128,
       batchTokens: 1024,
       seed: 1,
       quiet: true,
       checkpointEvery: 0,
     };
-    const init = "new:1m?vocab=400&hidden=64&layers=2&heads=4&kvHeads=2&ffn=192&context=128";
+    const init = copyWordsStudent;
     await train({ ...common, init, out: path.join(dir, "untrained"), epochs: 1, maxSteps: 1, lr: 1e-9 });
     await train({ ...common, init, out: path.join(dir, "trained"), epochs: 25, lr: 3e-3 });
 
