@@ -1,15 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
-import {
-  getLlama,
-  JinjaTemplateChatWrapper,
-  type Llama,
-  LlamaChatSession,
-  LlamaLogLevel,
-} from "node-llama-cpp";
+import { test } from "node:test";
+import { JinjaTemplateChatWrapper, LlamaChatSession } from "node-llama-cpp";
+import { llamaForTests } from "../../test/support/llamaCpp.ts";
 import { writeTinyGgufModel } from "../../test/support/tinyGguf.ts";
 import { readGguf } from "../model/ggufFormat.ts";
 import { loadTokenizer } from "../tokenizer/tokenizer.ts";
@@ -17,14 +12,7 @@ import { UserError } from "../util/errors.ts";
 import { exportModel } from "./export.ts";
 
 const root = mkdtempSync(join(tmpdir(), "distill-export-gguf-"));
-let llama: Llama;
-before(async () => {
-  llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
-});
-after(async () => {
-  await llama.dispose();
-  rmSync(root, { recursive: true, force: true });
-});
+const llama = llamaForTests(root);
 
 test("gguf export: F16 GGUF with the student's chat template, an Ollama Modelfile and a README", async () => {
   const tiny = writeTinyGgufModel(join(root, "student"), { arch: "qwen2" });
@@ -46,7 +34,7 @@ test("gguf export: F16 GGUF with the student's chat template, an Ollama Modelfil
   assert.ok(maxErr < 1e-3 && maxErr > 0, `F16 rounding of the embeddings: ${maxErr}`);
 
   // llama.cpp renders the embedded Jinja template as the student's tokenizer does, and generates.
-  const model = await llama.loadModel({ modelPath: join(out, "model.gguf") });
+  const model = await llama().loadModel({ modelPath: join(out, "model.gguf") });
   const template = model.fileInfo.metadata.tokenizer.chat_template as string;
   const wrapper = new JinjaTemplateChatWrapper({ template });
   const { contextText } = wrapper.generateContextState({

@@ -3,12 +3,11 @@
  * gives it, loads in llama.cpp, and stays close to the F32 export's next-token distribution.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
-import { getLlama, type Llama, LlamaLogLevel } from "node-llama-cpp";
-import { llamaLogProbs, meanKl } from "../../test/support/llamaCpp.ts";
+import { test } from "node:test";
+import { llamaForTests, llamaLogProbs, meanKl } from "../../test/support/llamaCpp.ts";
 import { writeTinyGgufModel } from "../../test/support/tinyGguf.ts";
 import { readGguf } from "../model/ggufFormat.ts";
 import { loadTokenizer } from "../tokenizer/tokenizer.ts";
@@ -16,14 +15,7 @@ import { exportModel } from "./export.ts";
 import { ggufQuantTypes } from "./quantize.ts";
 
 const root = mkdtempSync(join(tmpdir(), "distill-quantize-"));
-let llama: Llama;
-before(async () => {
-  llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
-});
-after(async () => {
-  await llama.dispose();
-  rmSync(root, { recursive: true, force: true });
-});
+const llama = llamaForTests(root);
 
 // ggml_type ids of the matrices each file type holds (ggml.h): llama.cpp's Q4_K_M mixes Q4_K and Q6_K
 const matrixTypes = { f32: [0], f16: [1], q8_0: [8], q4_0: [2], q4_k_m: [12, 14] };
@@ -50,7 +42,7 @@ test("gguf export: q8_0, q4_0 and q4_k_m by llama.cpp's quantizer load in llama.
     assert.ok(matrixTypes[dtype].includes(types("blk.0.ffn_up.weight")!), `${dtype}: ffn_up`);
     assert.equal(types("blk.0.attn_norm.weight"), 0, "norms stay F32");
     assert.equal(g.metadata.get("tokenizer.chat_template"), loadTokenizer(tiny.dir).chatTemplate);
-    const { logProbs, greedy } = await llamaLogProbs(llama, path, tokens, V);
+    const { logProbs, greedy } = await llamaLogProbs(llama(), path, tokens, V);
     assert.ok(greedy.length > 0, `${dtype}: llama.cpp generates`);
     exported[dtype] = { bytes: statSync(path).size, logProbs };
   }

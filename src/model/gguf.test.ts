@@ -1,24 +1,18 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { after, before, test } from "node:test";
-import { getLlama, type Llama, LlamaChatSession, LlamaLogLevel, readGgufFileInfo } from "node-llama-cpp";
+import { test } from "node:test";
+import { LlamaChatSession, readGgufFileInfo } from "node-llama-cpp";
+import { llamaForTests } from "../../test/support/llamaCpp.ts";
 import { writeTinyGgufModel } from "../../test/support/tinyGguf.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { ggufTokenizerKvs, permuteForInterleavedRope } from "./ggufExport.ts";
 import { GgmlType, kv, readGguf, writeGguf } from "./ggufFormat.ts";
 
 const root = mkdtempSync(join(tmpdir(), "distill-gguf-"));
-let llama: Llama;
-before(async () => {
-  llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
-});
-after(async () => {
-  await llama.dispose();
-  rmSync(root, { recursive: true, force: true });
-});
+const llama = llamaForTests(root);
 
 test("GGUF writer and reader round-trip metadata and F32/F16 tensors; node-llama-cpp's parser agrees", async () => {
   const path = join(root, "x.gguf");
@@ -104,7 +98,7 @@ test("Qwen3's tokenizer.json becomes llama.cpp metadata: pre-tokenizer qwen2, co
 test("llama.cpp tokenizes like @huggingface/tokenizers with the exported vocabulary", async () => {
   const tiny = writeTinyGgufModel(join(root, "tok"), { arch: "qwen2" });
   const tok = new TextTokenizer(tiny.tokenizer.tokenizerJson, tiny.tokenizer.tokenizerConfig);
-  const model = await llama.loadModel({ modelPath: tiny.ggufPath, vocabOnly: true });
+  const model = await llama().loadModel({ modelPath: tiny.ggufPath, vocabOnly: true });
   const texts = [
     "<|im_start|>user\nSolve for x: 12x + 345 = 9876<|im_end|>\n<|im_start|>assistant\n<think>\nok</think>",
     "Hello! The answer is 42. Why? Because values matter.\n\n  tabs\tand ünïcode ✓",
@@ -120,7 +114,7 @@ test("llama.cpp tokenizes like @huggingface/tokenizers with the exported vocabul
 
 test("writeTinyGgufModel's model chats in node-llama-cpp through its ChatML template", async () => {
   const tiny = writeTinyGgufModel(join(root, "chat"), { arch: "qwen3" });
-  const model = await llama.loadModel({ modelPath: tiny.ggufPath });
+  const model = await llama().loadModel({ modelPath: tiny.ggufPath });
   const context = await model.createContext({ contextSize: 1024, threads: 1 });
   const session = new LlamaChatSession({
     contextSequence: context.getSequence(),

@@ -5,12 +5,11 @@
  * llama.cpp runs with an F32 KV cache and without flash attention (test/support/llamaCpp.ts).
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
-import { getLlama, type Llama, LlamaLogLevel } from "node-llama-cpp";
-import { llamaLogProbs } from "../../test/support/llamaCpp.ts";
+import { test } from "node:test";
+import { llamaForTests, llamaLogProbs } from "../../test/support/llamaCpp.ts";
 import type { ArchName } from "../../test/support/tinyConfig.ts";
 import { writeTinyGgufModel } from "../../test/support/tinyGguf.ts";
 import { architectures } from "./config.ts";
@@ -18,15 +17,8 @@ import { Decoder, logSoftmax } from "./forward.ts";
 import { generate } from "./generate.ts";
 import { exportGguf } from "./ggufExport.ts";
 
-let llama: Llama;
 const root = mkdtempSync(join(tmpdir(), "distill-parity-"));
-before(async () => {
-  llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
-});
-after(async () => {
-  await llama.dispose();
-  rmSync(root, { recursive: true, force: true });
-});
+const llama = llamaForTests(root);
 
 function maxAbsDiff(decoder: Decoder, tokens: number[], theirs: Float64Array[]): number {
   const V = decoder.dims.vocab;
@@ -45,7 +37,7 @@ for (const arch of ["qwen2", "qwen3", "llama"] as ArchName[]) {
     const V = tiny.model.config.vocab_size;
     assert.equal(V, 512);
     const tokens = Array.from({ length: 64 }, (_, i) => (i * 37 + 11) % V);
-    const { logProbs, greedy } = await llamaLogProbs(llama, tiny.ggufPath, tokens, V);
+    const { logProbs, greedy } = await llamaLogProbs(llama(), tiny.ggufPath, tokens, V);
     const decoder = new Decoder(tiny.model);
     const diff = maxAbsDiff(decoder, tokens, logProbs);
     // The plain-TS kernels (used where the native addon is not built) must match as well.
@@ -85,7 +77,7 @@ test("llama with Llama 3 RoPE scaling: the rope_freqs tensor makes llama.cpp mat
   });
   const V = tiny.model.config.vocab_size;
   const tokens = Array.from({ length: 64 }, (_, i) => (i * 37 + 11) % V);
-  const { logProbs } = await llamaLogProbs(llama, tiny.ggufPath, tokens, V);
+  const { logProbs } = await llamaLogProbs(llama(), tiny.ggufPath, tokens, V);
   const diff = maxAbsDiff(new Decoder(tiny.model), tokens, logProbs);
   t.diagnostic(`llama3 rope scaling: max |Δ logprob| = ${diff.toExponential(2)}`);
   assert.ok(diff <= 1e-3, `max abs logprob difference ${diff}`);
@@ -105,6 +97,6 @@ test("llama without the q/k permutation does not match: the permutation is what 
   }
   const V = tiny.model.config.vocab_size;
   const tokens = Array.from({ length: 64 }, (_, i) => (i * 37 + 11) % V);
-  const { logProbs } = await llamaLogProbs(llama, tiny.ggufPath, tokens, V);
+  const { logProbs } = await llamaLogProbs(llama(), tiny.ggufPath, tokens, V);
   assert.ok(maxAbsDiff(new Decoder(tiny.model), tokens, logProbs) > 1e-2);
 });

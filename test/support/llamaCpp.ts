@@ -3,7 +3,9 @@
  * sequence, the thing GGUF parity and quantization are judged by.
  */
 import assert from "node:assert/strict";
-import type { Llama, Token } from "node-llama-cpp";
+import { rmSync } from "node:fs";
+import { after, before } from "node:test";
+import { getLlama, type Llama, LlamaLogLevel, type Token } from "node-llama-cpp";
 
 /**
  * llama.cpp's next-token log-probabilities after each of `tokens`, (T, V), and its greedy continuation
@@ -46,4 +48,23 @@ export function meanKl(p: Float64Array[], q: Float64Array[]): number {
     for (let i = 0; i < lp.length; i++) if (lp[i] > -Infinity) sum += Math.exp(lp[i]) * (lp[i] - lq[i]);
   });
   return sum / p.length;
+}
+
+/**
+ * llama.cpp (CPU, the prebuilt binaries, errors only) for one test file: loaded before its tests and
+ * disposed after them, together with the file's temporary folder. Call the result inside a test.
+ */
+export function llamaForTests(tempRoot: string): () => Llama {
+  let llama: Llama | undefined;
+  before(async () => {
+    llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
+  });
+  after(async () => {
+    await llama?.dispose();
+    rmSync(tempRoot, { recursive: true, force: true });
+  });
+  return () => {
+    if (!llama) throw new Error("llama.cpp loads in before(): call this inside a test");
+    return llama;
+  };
 }
