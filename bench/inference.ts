@@ -1,13 +1,15 @@
 /**
  * Tokens/s of the TypeScript inference decoder (src/model/forward.ts) on ~1M and ~10M-parameter Qwen3
- * models with random weights — plain-TS matmuls ("js") and the engine's native GEMM when it is built
- * ("auto") — with llama.cpp (node-llama-cpp, CPU, same GGUF, 1 thread) as the baseline in the same run.
- * Prints one JSON line per model.
- *   npx tsx bench/inference.ts
+ * models and the published Qwen2.5-0.5B shape, with random weights — plain-TS matmuls ("js") and the
+ * engine's native GEMM when it is built ("auto"; the 0.5B shape runs only this, on 32 generated tokens
+ * and without the 16-prompt batch) — with llama.cpp (node-llama-cpp, CPU, same F32 GGUF, 1 thread) as
+ * the baseline in the same run. Prints one JSON line per model.
+ *   npx tsx bench/inference.ts [--sizes 1M,10M,qwen2.5-0.5b]
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { getLlama, LlamaLogLevel, type Token } from "node-llama-cpp";
 import { parseModelConfig } from "../src/model/config.ts";
 import { Decoder } from "../src/model/forward.ts";
@@ -17,7 +19,7 @@ import { parameterCount, randomModel } from "../src/model/model.ts";
 import { trainBpeTokenizer } from "../src/tokenizer/bpeTrainer.ts";
 import { tinyCorpus } from "../test/support/tinyGguf.ts";
 
-const sizes = {
+const sizes: Record<string, Record<string, number | string | boolean>> = {
   "1M": {
     hidden_size: 128,
     intermediate_size: 384,
@@ -36,14 +38,30 @@ const sizes = {
     head_dim: 64,
     vocab: 4096,
   },
+  "qwen2.5-0.5b": {
+    model_type: "qwen2",
+    hidden_size: 896,
+    intermediate_size: 4864,
+    num_hidden_layers: 24,
+    num_attention_heads: 14,
+    num_key_value_heads: 2,
+    head_dim: 64,
+    vocab: 151936,
+    large: true,
+  },
 };
+const { values: args } = parseArgs({
+  options: { sizes: { type: "string", default: Object.keys(sizes).join(",") } },
+});
 const promptLen = 64;
 const genLen = 128;
 const dir = mkdtempSync(join(tmpdir(), "distill-bench-"));
 const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
 
-for (const [label, s] of Object.entries(sizes)) {
-  const { vocab, ...dims } = s;
+for (const label of args.sizes.split(",")) {
+  if (!sizes[label]) throw new Error(`unknown size ${label} (${Object.keys(sizes).join(", ")})`);
+  const { vocab, large, ...dims } = sizes[label];
+  const generated = large ? 32 : genLen;
   const tokenizer = trainBpeTokenizer(tinyCorpus(3000), { vocabSize: 512 });
   const config = parseModelConfig({
     model_type: "qwen3",
@@ -57,22 +75,24 @@ for (const [label, s] of Object.entries(sizes)) {
   });
   const model = randomModel(config, { seed: 1, std: 0.1 });
   const prompt = Array.from({ length: promptLen }, (_, i) => (i * 31 + 7) % 500);
-  const ts: Record<string, { prefill: number; decode: number; generated: number; batch16: number }> = {};
-  for (const kernels of ["js", "auto"] as const) {
+  const ts: Record<string, { prefill: number; decode: number; generated: number; batch16?: number }> = {};
+  for (const kernels of large ? (["auto"] as const) : (["js", "auto"] as const)) {
     const decoder = new Decoder(model, { kernels });
     decoder.logits(prompt.slice(0, 8)); // warm up the JIT
     const t0 = performance.now();
     decoder.forward(prompt, decoder.newCache(promptLen));
-    const prefill = promptLen / ((performance.now() - t0) / 1000);
+    const prefillSeconds = (performance.now() - t0) / 1000;
     const t1 = performance.now();
-    const out = generate(decoder, prompt, { maxTokens: genLen });
-    const decode = out.tokens.length / ((performance.now() - t1) / 1000);
+    const out = generate(decoder, prompt, { maxTokens: generated });
+    // the generation's own prefill taken out, as for llama.cpp below
+    const decode = out.tokens.length / ((performance.now() - t1) / 1000 - prefillSeconds);
+    ts[kernels] = { prefill: promptLen / prefillSeconds, decode, generated: out.tokens.length };
+    if (large) continue;
     // Evaluation-style throughput: 16 prompts decoded together (prefill included), tokens generated per s.
     const prompts = Array.from({ length: 16 }, (_, i) => prompt.slice(i, i + 32));
     const t2 = performance.now();
     const outs = generateBatch(decoder, prompts, { maxTokens: 64, batchSize: 16 });
-    const batch16 = outs.reduce((a, o) => a + o.tokens.length, 0) / ((performance.now() - t2) / 1000);
-    ts[kernels] = { prefill, decode, generated: out.tokens.length, batch16 };
+    ts[kernels].batch16 = outs.reduce((a, o) => a + o.tokens.length, 0) / ((performance.now() - t2) / 1000);
   }
 
   // llama.cpp on the same weights; the tokenizer only needs ids < vocab, so pad names fill the rest.
@@ -87,22 +107,22 @@ for (const [label, s] of Object.entries(sizes)) {
   await seq.clearHistory();
   t = performance.now();
   let n = 0;
-  for await (const _ of seq.evaluate(prompt as Token[], { temperature: 0 })) if (++n >= genLen) break;
+  for await (const _ of seq.evaluate(prompt as Token[], { temperature: 0 })) if (++n >= generated) break;
   const llamaTotal = (performance.now() - t) / 1000;
   const llamaDecode = n / (llamaTotal - promptLen / llamaPrefill);
   await m.dispose();
-  const r = (x: number) => Math.round(x);
+  const r = (x: number | undefined) => (x === undefined ? null : Math.round(x));
   console.log(
     JSON.stringify({
       model: label,
       params: parameterCount(model),
       prompt_tokens: promptLen,
-      generated: ts.js.generated,
-      ts_js_prefill_tok_s: r(ts.js.prefill),
-      ts_js_decode_tok_s: r(ts.js.decode),
+      generated: ts.auto.generated,
+      ts_js_prefill_tok_s: r(ts.js?.prefill),
+      ts_js_decode_tok_s: r(ts.js?.decode),
       ts_auto_prefill_tok_s: r(ts.auto.prefill),
       ts_auto_decode_tok_s: r(ts.auto.decode),
-      ts_js_batch16_gen_tok_s: r(ts.js.batch16),
+      ts_js_batch16_gen_tok_s: r(ts.js?.batch16),
       ts_auto_batch16_gen_tok_s: r(ts.auto.batch16),
       llamacpp_prefill_tok_s: r(llamaPrefill),
       llamacpp_decode_tok_s: r(llamaDecode),
