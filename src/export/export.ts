@@ -39,6 +39,7 @@ export async function exportModel(input: ExportOptions): Promise<ExportSummary> 
     if (o[key] !== undefined && o.format !== format)
       throw new UserError(`${flag} applies to --format ${format} only`, { field: key });
   }
+  refuseOtherFormatsDtype(o.format, o.dtype);
   const configPath = path.join(exportConfigFolder(o), "config.json");
   if (!existsSync(configPath))
     throw new UserError("no config.json (is this a Hugging Face model folder?)", { file: o.model });
@@ -79,4 +80,27 @@ export async function exportModel(input: ExportOptions): Promise<ExportSummary> 
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The weight types each format writes (the first is listed first in messages; defaults are in each format). */
+const dtypesOf = {
+  gguf: ["f32", "f16", "q8_0", "q4_0", "q4_k_m"],
+  safetensors: ["f32", "bf16"],
+  trl: ["f32", "f16", "bf16"],
+} as const;
+
+/** A --dtype another format writes is refused before anything is read, saying which formats take it. */
+function refuseOtherFormatsDtype(format: keyof typeof dtypesOf, dtype: string | undefined): void {
+  if (dtype === undefined || (dtypesOf[format] as readonly string[]).includes(dtype)) return;
+  const orList = (xs: readonly string[]) =>
+    xs.length > 1 ? `${xs.slice(0, -1).join(", ")} or ${xs.at(-1)}` : xs[0];
+  const others = Object.entries(dtypesOf)
+    .filter(([, types]) => (types as readonly string[]).includes(dtype))
+    .map(([f]) => f);
+  throw new UserError(
+    `${format} export writes ${orList(dtypesOf[format])} (${dtype} is for --format ${orList(others)})`,
+    {
+      field: "dtype",
+    },
+  );
 }

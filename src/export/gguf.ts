@@ -10,7 +10,6 @@ import { ollamaModelfile } from "../model/ollama.ts";
 import { type PromptRecord, readPromptRecord } from "../model/promptRecord.ts";
 import { renderInstruction } from "../template/render.ts";
 import { loadTokenizer } from "../tokenizer/tokenizer.ts";
-import { UserError } from "../util/errors.ts";
 import type { ResolvedExportOptions } from "./options.ts";
 import { type GgufQuantType, isGgufQuantType, quantizeGguf } from "./quantize.ts";
 
@@ -33,12 +32,7 @@ export function exportGgufFormat(
   contextLength: number,
   name: string,
 ): GgufExportSummary {
-  const dtype = o.dtype ?? "f16";
-  if (dtype === "bf16")
-    throw new UserError(
-      "GGUF export writes f32, f16, q8_0, q4_0 or q4_k_m (bf16 is for --format safetensors)",
-      { field: "dtype" },
-    );
+  const dtype = (o.dtype ?? "f16") as GgufExportSummary["dtype"]; // exportModel refused the rest
   const tokenizer = loadTokenizer(o.model);
   const ggufPath = path.join(o.out, "model.gguf");
   let bytes: number;

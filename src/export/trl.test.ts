@@ -279,7 +279,9 @@ test("trl export: bad rows and missing data are user errors naming file, line an
   );
   await assert.rejects(
     exportModel({ model: studentDir, format: "trl", data: bad, dtype: "q8_0", out }),
-    (e: unknown) => e instanceof UserError && e.message.startsWith('field "dtype": trl trains in f32'),
+    (e: unknown) =>
+      e instanceof UserError &&
+      e.message === 'field "dtype": trl export writes f32, f16 or bf16 (q8_0 is for --format gguf)',
   );
   await assert.rejects(
     exportModel({ model: studentDir, format: "trl", data: join(root, "missing.jsonl"), out }),

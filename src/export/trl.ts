@@ -37,10 +37,6 @@ export async function exportTrl(
   name: string,
 ): Promise<TrlExportSummary> {
   if (!o.data) throw new UserError("--format trl needs --data <train.jsonl> (Hugging Face chat rows)");
-  if (o.dtype?.startsWith("q"))
-    throw new UserError(`trl trains in f32, f16 or bf16 (${o.dtype} is for --format gguf)`, {
-      field: "dtype",
-    });
   const tokenizer = loadTokenizer(o.model);
   if (!tokenizer.chatTemplate)
     throw new UserError("the tokenizer has no chat_template: TRL would not know how to render the rows", {

@@ -28,6 +28,32 @@ export function defaultGgufThreads(): number {
   return Math.max(1, availableParallelism() - 1);
 }
 
+interface LoadedGguf {
+  llama: Llama;
+  model: LlamaModel;
+  context: LlamaContext;
+  /** One sequence per parallel request, made once and reused (cleared) request after request. */
+  pool: LlamaContextSequence[];
+  chatWrapper: ChatWrapper | undefined;
+}
+
+async function loadGguf(options: GgufTeacherOptions): Promise<LoadedGguf> {
+  const { getLlama } = await import("node-llama-cpp");
+  const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" as never });
+  const model = await llama.loadModel({ modelPath: options.path });
+  const perSequence = Math.min(options.contextSize ?? 4096, model.trainContextSize);
+  const sequences = ggufSequences(options.sequences);
+  // llama.cpp's KV cache is one pool for all sequences: each needs its own window in it
+  const context = await model.createContext({
+    contextSize: perSequence * sequences,
+    sequences,
+    threads: options.threads ?? defaultGgufThreads(),
+    ...kvCacheFor(model.fileInfo.metadata.general?.file_type),
+  });
+  const pool = Array.from({ length: sequences }, () => context.getSequence());
+  return { llama, model, context, pool, chatWrapper: await ownChatWrapper(model) };
+}
+
 /**
  * A local GGUF model through node-llama-cpp's prebuilt llama.cpp (CPU). The chat template comes from
  * the model's own metadata (`tokenizer.chat_template`), with no system message unless the request has
@@ -36,33 +62,9 @@ export function defaultGgufThreads(): number {
  */
 export function createGgufTeacher(options: GgufTeacherOptions): Teacher {
   checkGgufFile(options.path);
-  let loading:
-    | Promise<{
-        llama: Llama;
-        model: LlamaModel;
-        context: LlamaContext;
-        pool: LlamaContextSequence[];
-        chatWrapper: ChatWrapper | undefined;
-      }>
-    | undefined;
+  let loading: Promise<LoadedGguf> | undefined;
   const load = () => {
-    loading ??= (async () => {
-      const { getLlama } = await import("node-llama-cpp");
-      const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" as never });
-      const model = await llama.loadModel({ modelPath: options.path });
-      const perSequence = Math.min(options.contextSize ?? 4096, model.trainContextSize);
-      const sequences = ggufSequences(options.sequences);
-      // llama.cpp's KV cache is one pool for all sequences: each needs its own window in it
-      const context = await model.createContext({
-        contextSize: perSequence * sequences,
-        sequences,
-        threads: options.threads ?? defaultGgufThreads(),
-        ...kvCacheFor(model.fileInfo.metadata.general?.file_type),
-      });
-      // one sequence per parallel request, made once and reused (cleared) request after request
-      const pool = Array.from({ length: sequences }, () => context.getSequence());
-      return { llama, model, context, pool, chatWrapper: await ownChatWrapper(model) };
-    })();
+    loading ??= loadGguf(options);
     return loading;
   };
   // sequences are handed out one request at a time; callers beyond the pool wait their turn
@@ -144,13 +146,14 @@ export function createGgufTeacher(options: GgufTeacherOptions): Teacher {
 }
 
 /**
- * Sequences decoded together, at most 4 whatever the concurrency asked (requests beyond wait for a free
- * one). Measured on the demo's distilled student, F32 GGUF, 100 held-out items, greedy: 1, 2 and 4
- * sequences score exactly as the model folder (32%, format 100%), 8 a point below, 32 between 8% and 29%
- * from run to run (node-llama-cpp 3.21.1), whatever the KV-cache type or flash attention; and 4 were no
- * faster than 1 there (11 s each).
+ * Sequences decoded together: one, whatever the concurrency asked (requests wait for it in turn).
+ * Several sequences in one node-llama-cpp 3.21.1 context do not decode as one does. Measured on the
+ * demo's distilled student, F32 GGUF, 100 held-out items, greedy: 1, 2 and 4 sequences scored as the
+ * model folder (32%), 8 a point below, 32 between 8% and 29% from run to run, whatever the KV-cache type
+ * or flash attention; on the copy-words student of test/one-prompt.test.ts 4 sequences gave 98.5% of the
+ * folder's completions (1 gives all). One was as fast as 4 there (11 s for the 100 items).
  */
-export const maxGgufSequences = 4;
+export const maxGgufSequences = 1;
 function ggufSequences(asked: number | undefined): number {
   return Math.max(1, Math.min(asked ?? 1, maxGgufSequences));
 }
