@@ -34,19 +34,25 @@ export function exportGgufFormat(
 ): GgufExportSummary {
   const dtype = (o.dtype ?? "f16") as GgufExportSummary["dtype"]; // exportModel refused the rest
   const tokenizer = loadTokenizer(o.model);
+  const prompting = readPromptRecord(o.model);
   const ggufPath = path.join(o.out, "model.gguf");
   let bytes: number;
   if (isGgufQuantType(dtype)) {
     // quantized from full precision, as llama-quantize is best fed; the F32 file is gone afterwards
     const f32Path = path.join(o.out, "model.f32.gguf");
-    exportGgufFromFolder(o.model, f32Path, { name });
+    exportGgufFromFolder(o.model, f32Path, { name, prompting: prompting ?? undefined });
     try {
       quantizeGguf(f32Path, ggufPath, dtype);
     } finally {
       rmSync(f32Path, { force: true });
     }
     bytes = statSync(ggufPath).size;
-  } else bytes = exportGgufFromFolder(o.model, ggufPath, { name, f16: dtype === "f16" });
+  } else
+    bytes = exportGgufFromFolder(o.model, ggufPath, {
+      name,
+      f16: dtype === "f16",
+      prompting: prompting ?? undefined,
+    });
   // Ollama templates are Go templates: the ChatML one is spelled out; another family keeps the GGUF's.
   const chatml = (tokenizer.chatTemplate ?? "").includes("<|im_start|>");
   const numCtx = Math.min(contextLength, 8192);
@@ -60,7 +66,6 @@ export function exportGgufFormat(
     ? `${ollamaModelfile({ gguf: "./model.gguf" })}${sampling.join("\n")}\n`
     : `FROM ./model.gguf\n${sampling.join("\n")}\n`;
   writeFileSync(path.join(o.out, "Modelfile"), modelfile);
-  const prompting = readPromptRecord(o.model);
   writeFileSync(path.join(o.out, "README.txt"), ggufReadme(name, dtype, numCtx, prompting));
   return { files: ["model.gguf", "Modelfile", "README.txt"], bytes, dtype, chatml };
 }

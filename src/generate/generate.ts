@@ -8,7 +8,7 @@ import { resolveMarkers, type TemplateMarkers } from "../template/markers.ts";
 import { UserError } from "../util/errors.ts";
 import type { Spent } from "./budget.ts";
 import { createRunTeacher, endpointsOf, runConcurrencyOf } from "./endpoints.ts";
-import { readRunInfo, writeRunInfo } from "./identity.ts";
+import { writeRunInfo } from "./identity.ts";
 import { type GenerateOptions, generateOptionsSchema, type ResolvedGenerateOptions } from "./options.ts";
 import { planRun, type RunPlan } from "./plan.ts";
 import { CandidateRun, deadlineMs } from "./run.ts";
@@ -117,10 +117,9 @@ export async function generate(
   const teacher = injected.teacher ?? openTeacher(options, resolveMarkers(options.markers), concurrency);
   // a student gets the prompt it was trained on; a teacher, the problem and the template instruction
   const prompting = await resolvePrompting(specOf(options.teacher), options.instruction);
-  const earlier = readRunInfo(options.out)?.summary as Partial<GenerateSummary> | undefined;
   const plan = await planRun(options, injected.changedSettings)
     .then((plan) => {
-      refuseOtherPrompting(plan, earlier, prompting);
+      refuseOtherPrompting(plan, prompting);
       return plan;
     })
     .catch(async (err: unknown) => {
@@ -198,11 +197,9 @@ function summarise(
  * A resumed configuration keeps the prompt its candidates were made with: `auto` may resolve otherwise
  * than last time (a server that did not answer its model list then), and one file must not mix both.
  */
-function refuseOtherPrompting(
-  plan: RunPlan,
-  earlier: Partial<GenerateSummary> | undefined,
-  prompting: ResolvedPrompting,
-): void {
+function refuseOtherPrompting(plan: RunPlan, prompting: ResolvedPrompting): void {
+  // the folder's generate.json as planRun read it: the last run's summary is still in it
+  const earlier = plan.info.summary as Partial<GenerateSummary> | undefined;
   if (plan.resumed === 0 || earlier?.config !== plan.config.id || !earlier.instruction) return;
   if (earlier.instruction === prompting.instruction) return;
   throw new UserError(

@@ -5,10 +5,11 @@
  * its entry in `distill serve`'s `/v1/models`. Shape: `{ "instruction": "none" | "template" }` — whether
  * the user turn carried the template instruction (src/template/render.ts) after the problem.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { endsWithInstruction } from "../template/render.ts";
 import { UserError } from "../util/errors.ts";
+import { readJsonFile } from "./hfFolder.ts";
 
 export type InstructionMode = "none" | "template";
 export interface PromptRecord {
@@ -22,13 +23,7 @@ export const ggufInstructionKey = "distill.instruction";
 export function readPromptRecord(dir: string): PromptRecord | null {
   const file = path.join(dir, promptRecordFile);
   if (!existsSync(file)) return null;
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(file, "utf8"));
-  } catch {
-    throw new UserError("not valid JSON", { file });
-  }
-  const instruction = (value as { instruction?: unknown })?.instruction;
+  const instruction = (readJsonFile(file) as { instruction?: unknown } | null)?.instruction;
   if (!isInstructionMode(instruction))
     throw new UserError(`must be "none" or "template", not ${JSON.stringify(instruction)}`, {
       file,
