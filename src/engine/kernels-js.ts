@@ -22,6 +22,38 @@ export const jsKernels: Kernels = {
     }
   },
 
+  decodeAttention(q, qOff, keys, values, len, out, outOff, heads, kvHeads, headDim, scale) {
+    const D = headDim;
+    const group = heads / kvHeads;
+    const kvW = kvHeads * D;
+    const scores = new Float64Array(len);
+    const acc = new Float64Array(D);
+    for (let h = 0; h < heads; h++) {
+      const qo = qOff + h * D;
+      const ko = Math.floor(h / group) * D;
+      let max = Number.NEGATIVE_INFINITY;
+      for (let p = 0; p < len; p++) {
+        const kp = p * kvW + ko;
+        let s = 0;
+        for (let i = 0; i < D; i++) s += q[qo + i]! * keys[kp + i]!;
+        scores[p] = s * scale;
+        if (scores[p]! > max) max = scores[p]!;
+      }
+      let sum = 0;
+      for (let p = 0; p < len; p++) {
+        scores[p] = Math.exp(scores[p]! - max);
+        sum += scores[p]!;
+      }
+      acc.fill(0);
+      for (let p = 0; p < len; p++) {
+        const wgt = scores[p]! / sum;
+        const vp = p * kvW + ko;
+        for (let i = 0; i < D; i++) acc[i]! += wgt * values[vp + i]!;
+      }
+      for (let i = 0; i < D; i++) out[outOff + h * D + i] = acc[i]!;
+    }
+  },
+
   attentionForward(q, k, v, seg, out, lse, batch, time, heads, kvHeads, headDim, scale) {
     const group = heads / kvHeads;
     const qs = heads * headDim;

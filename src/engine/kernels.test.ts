@@ -80,6 +80,68 @@ test(
   () => gemmCases(wasm!),
 );
 
+// Decoding multiplies a few rows by a weight stored [out, in] (the GEMV path); each row must give exactly
+// the values it gets inside a prefill-sized product, or greedy decoding would depend on the batch.
+function decodeRowCases(): void {
+  const [M, n, k] = [40, 77, 603]; // 3 KC blocks, a k tail, column tails past the 16- and 8-column groups
+  const x = uniformArray(M * k, 11);
+  const w = uniformArray(n * k, 12);
+  for (const acc of [false, true]) {
+    const full = uniformArray(M * n, 13);
+    native!.gemm(M, n, k, x, 0, k, 1, w, 0, 1, k, full, 0, n, acc);
+    for (const m of [1, 2, 3, 4, 5, 8, 9, 16, 31, 32]) {
+      const rows = uniformArray(M * n, 13).subarray(n, n + m * n);
+      native!.gemm(m, n, k, x, k, k, 1, w, 0, 1, k, rows, 0, n, acc);
+      const want = full.subarray(n, n + m * n);
+      const differ = rows.findIndex((v, i) => v !== want[i]);
+      assert.equal(
+        differ,
+        -1,
+        `${m} rows, accumulate=${acc}: element ${differ} differs from the big product`,
+      );
+    }
+  }
+}
+
+test("native gemm: 1–32 decoding rows are bit-identical to the same rows of a big product", { skip }, () => {
+  decodeRowCases();
+  assert.equal(setNativeGemmIsa("avx2"), "avx2");
+  try {
+    decodeRowCases();
+  } finally {
+    setNativeGemmIsa("auto");
+  }
+});
+
+test("decode attention over a cache equals the last row of causal attention", { skip }, () => {
+  const [T, H, KVH, D] = [45, 6, 2, 20]; // D not a multiple of 8
+  const q = uniformArray(T * H * D, 21, 2);
+  const k = uniformArray(T * KVH * D, 22, 2);
+  const v = uniformArray(T * KVH * D, 23);
+  const scale = 1 / Math.sqrt(D);
+  const full = new Float32Array(T * H * D);
+  jsKernels.attentionForward(
+    q,
+    k,
+    v,
+    new Int32Array(T),
+    full,
+    new Float32Array(H * T),
+    1,
+    T,
+    H,
+    KVH,
+    D,
+    scale,
+  );
+  const last = full.slice((T - 1) * H * D);
+  for (const K of [jsKernels, native!]) {
+    const out = new Float32Array(H * D + 3);
+    K.decodeAttention(q, (T - 1) * H * D, k, v, T, out, 3, H, KVH, D, scale);
+    close(out.subarray(3), last, 1e-5, `${K.name} decode attention`);
+  }
+});
+
 function attentionCases(other: Kernels): void {
   const [B, T, H, KVH, D] = [2, 100, 4, 2, 16];
   const seg = new Int32Array(B * T);
@@ -203,4 +265,7 @@ test("native kernels reject arrays too small for the call", { skip }, () => {
   assert.throws(() =>
     native!.swigluForward(new Float32Array(3), new Float32Array(4), new Float32Array(4), 4),
   );
+  // a cache shorter than the positions asked for
+  const [q, kv, out] = [new Float32Array(8), new Float32Array(8 * 3), new Float32Array(8)];
+  assert.throws(() => native!.decodeAttention(q, 0, kv, kv, 4, out, 0, 1, 1, 8, 1), /keys/);
 });

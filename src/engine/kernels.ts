@@ -57,6 +57,24 @@ export interface Kernels {
     headDim: number,
     scale: number,
   ): void;
+  /**
+   * One query row against a KV cache (decoding): for each head h, out[outOff + h*D + i] =
+   * Σ_{p<len} softmax_p(scale · q_h·k_p) · v_p[i], where q_h = q[qOff + h*D …], k_p = keys[p*KVH*D + g*D …]
+   * with g = h / (H/KVH) its key-value head, and v_p alike in values. keys, values: [≥ len, KVH*D].
+   */
+  decodeAttention(
+    q: Float32Array,
+    qOff: number,
+    keys: Float32Array,
+    values: Float32Array,
+    len: number,
+    out: Float32Array,
+    outOff: number,
+    heads: number,
+    kvHeads: number,
+    headDim: number,
+    scale: number,
+  ): void;
   /** Adds the gradients of attentionForward into dq [B*T,H*D], dk, dv [B*T,KVH*D]; recomputes P from lse. */
   attentionBackward(
     dout: Float32Array,

@@ -53,6 +53,7 @@ export function loadNativeKernels(): Kernels | null {
     name: "native",
     gemm: addon.gemm,
     attentionForward: addon.attentionForward,
+    decodeAttention: addon.decodeAttention,
     attentionBackward: addon.attentionBackward,
     rmsnormForward: addon.rmsnormForward,
     rmsnormBackward: addon.rmsnormBackward,

@@ -9,7 +9,8 @@
  * Matrix products use the engine's native GEMM when its addon is built (float32 accumulation), else a
  * plain TypeScript loop (float64 accumulation); both match llama.cpp to ~1e-5 in log-probability.
  */
-import { getKernels } from "../engine/kernels.ts";
+import { getKernels, type Kernels } from "../engine/kernels.ts";
+import { jsKernels } from "../engine/kernels-js.ts";
 import type { RopeTable } from "../engine/ops.ts";
 import { type ModelDims, modelDims } from "./config.ts";
 import type { Model } from "./model.ts";
@@ -79,6 +80,8 @@ export class Decoder {
 
   /** out (T, N) = x (T, K) · w (N, K)ᵀ + bias: the engine's native GEMM when loaded, else plain TS. */
   private readonly mm: typeof matmulT;
+  /** One row's attention over its cache: the engine's kernel (native when loaded), else plain TS. */
+  private readonly attention: Kernels["decodeAttention"];
 
   constructor(
     readonly model: Model,
@@ -86,6 +89,7 @@ export class Decoder {
   ) {
     const kernels = opts.kernels === "js" ? null : getKernels();
     this.mm = kernels?.name === "native" ? nativeMatmulT(kernels.gemm) : matmulT;
+    this.attention = (kernels ?? jsKernels).decodeAttention;
     const d = modelDims(model.config);
     this.dims = d;
     this.maxPositions = model.config.max_position_embeddings;
@@ -211,7 +215,7 @@ export class Decoder {
         rowCaches[r].keys[l].set(k.subarray(r * kvW, (r + 1) * kvW), positions[r] * kvW);
         rowCaches[r].values[l].set(v.subarray(r * kvW, (r + 1) * kvW), positions[r] * kvW);
       }
-      attend(att, q, rowCaches, l, positions, d);
+      attend(this.attention, att, q, rowCaches, l, positions, d);
       this.mm(proj, att, w.wo, null, R, qW, C);
       for (let i = 0; i < x.length; i++) x[i] += proj[i];
       // MLP block: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x)
@@ -391,6 +395,7 @@ function applyRope(x: Float32Array, table: RopeTable, positions: Int32Array, H: 
  * 0…positions[r] of its own cache. out (R, H·D); query head h reads kv head h / (H / kvHeads).
  */
 function attend(
+  kernel: Kernels["decodeAttention"],
   out: Float32Array,
   q: Float32Array,
   rowCaches: readonly KvCache[],
@@ -398,45 +403,24 @@ function attend(
   positions: Int32Array,
   d: ModelDims,
 ): void {
-  const D = d.headDim;
-  const group = d.heads / d.kvHeads;
-  const kvW = d.kvHeads * D;
-  const qW = d.heads * D;
-  const scale = 1 / Math.sqrt(D);
-  let maxLen = 0;
-  for (const p of positions) maxLen = Math.max(maxLen, p + 1);
-  const scores = new Float64Array(maxLen);
-  const acc = new Float64Array(D);
+  const qW = d.heads * d.headDim;
+  const scale = 1 / Math.sqrt(d.headDim);
   for (let r = 0; r < positions.length; r++) {
-    const keys = rowCaches[r].keys[layer];
-    const values = rowCaches[r].values[layer];
-    const len = positions[r] + 1; // causal: this query sees positions 0..positions[r]
-    for (let h = 0; h < d.heads; h++) {
-      const qo = r * qW + h * D;
-      const ko = Math.floor(h / group) * D;
-      let max = Number.NEGATIVE_INFINITY;
-      for (let p = 0; p < len; p++) {
-        const kp = p * kvW + ko;
-        let s = 0;
-        for (let i = 0; i < D; i++) s += q[qo + i] * keys[kp + i];
-        s *= scale;
-        scores[p] = s;
-        if (s > max) max = s;
-      }
-      let sum = 0;
-      for (let p = 0; p < len; p++) {
-        const e = Math.exp(scores[p] - max);
-        scores[p] = e;
-        sum += e;
-      }
-      acc.fill(0);
-      for (let p = 0; p < len; p++) {
-        const wgt = scores[p] / sum;
-        const vp = p * kvW + ko;
-        for (let i = 0; i < D; i++) acc[i] += wgt * values[vp + i];
-      }
-      for (let i = 0; i < D; i++) out[qo + i] = acc[i];
-    }
+    const { keys, values } = rowCaches[r];
+    // causal: this query sees positions 0..positions[r]
+    kernel(
+      q,
+      r * qW,
+      keys[layer],
+      values[layer],
+      positions[r] + 1,
+      out,
+      r * qW,
+      d.heads,
+      d.kvHeads,
+      d.headDim,
+      scale,
+    );
   }
 }
 

@@ -8,6 +8,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -206,6 +207,167 @@ static void run(int m, int n, int k, const float* a, long ars, long acs, const f
   }
 }
 
+// ---- GEMV: C[m,n] (+)= A[m,k]·Bᵀ-stored for m ≤ 8, B read in place (brs == 1, acs == 1) ----
+// Decoding one token per sequence multiplies 1–8 rows by a weight W[n][k]. Packing all of W per call (as
+// run() does) reads it three times and wastes most of the micro-kernel's rows; here W is read once, 8 of its
+// rows at a time, transposed in registers so that each output is the micro-kernels' own sum — one fma chain
+// in k order per KC block, blocks added to C in order — and a row's logits are bit-identical whether it is
+// decoded alone, in a batch or in a prefill.
+
+// r[q] ← column q of the 8×8 block r (r[i][q] becomes r[q][i]).
+static inline void transpose8(__m256 r[8]) {
+  __m256 t[8], s[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int h = 0; h < 8; h += 4) {
+    s[h] = _mm256_shuffle_ps(t[h], t[h + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    s[h + 1] = _mm256_shuffle_ps(t[h], t[h + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    s[h + 2] = _mm256_shuffle_ps(t[h + 1], t[h + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    s[h + 3] = _mm256_shuffle_ps(t[h + 1], t[h + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int q = 0; q < 4; q++) {
+    r[q] = _mm256_permute2f128_ps(s[q], s[q + 4], 0x20);
+    r[q + 4] = _mm256_permute2f128_ps(s[q], s[q + 4], 0x31);
+  }
+}
+
+// Columns [j, j+8G) of C for M rows of A; w[i] is row j+i of W (column j+i of B). Each output's fma chain is
+// serial, so G column groups run side by side to keep enough independent chains (G·M) in flight.
+template <int M, int G>
+static inline void gemv8(int k, const float* a, long ars, const float* const* w, float* c, long crs, bool accumulate) {
+  __m256 out[G][M];
+  for (int g = 0; g < G; g++)
+    for (int r = 0; r < M; r++) out[g][r] = accumulate ? _mm256_loadu_ps(c + r * crs + g * 8) : _mm256_setzero_ps();
+  for (int pc = 0; pc < k; pc += KC) {
+    const int end = std::min(k, pc + KC);
+    __m256 acc[G][M];
+    for (int g = 0; g < G; g++)
+      for (int r = 0; r < M; r++) acc[g][r] = _mm256_setzero_ps();
+    int p = pc;
+    for (; p + 8 <= end; p += 8)
+      for (int g = 0; g < G; g++) {
+        __m256 col[8];
+        for (int i = 0; i < 8; i++) col[i] = _mm256_loadu_ps(w[g * 8 + i] + p);
+        transpose8(col);
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; q++)
+          for (int r = 0; r < M; r++)
+            acc[g][r] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + r * ars + p + q), col[q], acc[g][r]);
+      }
+    for (; p < end; p++)
+      for (int g = 0; g < G; g++) {
+        const float* const* wg = w + g * 8;
+        const __m256 col = _mm256_setr_ps(wg[0][p], wg[1][p], wg[2][p], wg[3][p], wg[4][p], wg[5][p], wg[6][p], wg[7][p]);
+        for (int r = 0; r < M; r++) acc[g][r] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + r * ars + p), col, acc[g][r]);
+      }
+    // the first block's sum is stored as is, later ones added: C = ((C₀ +) t₀ + t₁) + …
+    for (int g = 0; g < G; g++)
+      for (int r = 0; r < M; r++) out[g][r] = (pc == 0 && !accumulate) ? acc[g][r] : _mm256_add_ps(out[g][r], acc[g][r]);
+  }
+  for (int g = 0; g < G; g++)
+    for (int r = 0; r < M; r++) _mm256_storeu_ps(c + r * crs + g * 8, out[g][r]);
+}
+
+// One column j of C for m rows (the last n mod 8 columns), the same sums in scalar fma.
+static inline void gemv1(int m, int k, const float* a, long ars, const float* w, float* c, long crs, bool accumulate) {
+  for (int r = 0; r < m; r++) {
+    float out = accumulate ? c[r * crs] : 0.f;
+    for (int pc = 0; pc < k; pc += KC) {
+      float acc = 0.f;
+      for (int p = pc, end = std::min(k, pc + KC); p < end; p++) acc = std::fma(a[r * ars + p], w[p], acc);
+      out = (pc == 0 && !accumulate) ? acc : out + acc;
+    }
+    c[r * crs] = out;
+  }
+}
+
+// Rows [0, M) of columns [j, j+8) for one KC block, from a panel[p*8 + i] = W[j+i][pc+p] in L1.
+template <int M>
+static inline void panelRows(int kc, const float* a, long ars, const float* panel, float* c, long crs, bool add) {
+  __m256 acc[M];
+  for (int r = 0; r < M; r++) acc[r] = _mm256_setzero_ps();
+  for (int p = 0; p < kc; p++) {
+    const __m256 col = _mm256_load_ps(panel + p * 8);
+    for (int r = 0; r < M; r++) acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + r * ars + p), col, acc[r]);
+  }
+  for (int r = 0; r < M; r++) {
+    float* cr = c + r * crs;
+    _mm256_storeu_ps(cr, add ? _mm256_add_ps(_mm256_loadu_ps(cr), acc[r]) : acc[r]);
+  }
+}
+
+// Columns [j, j+8) for m > 4 rows: each KC×8 block of W is transposed once into an L1 panel, then every group
+// of 8 rows runs its fma chains over it — W is still read once, whatever m.
+static inline void gemv8Panel(int m, int k, const float* a, long ars, const float* const w[8], float* c, long crs,
+                              bool accumulate) {
+  alignas(32) float panel[KC * 8];
+  for (int pc = 0; pc < k; pc += KC) {
+    const int kc = std::min(KC, k - pc);
+    int p = 0;
+    for (; p + 8 <= kc; p += 8) {
+      __m256 col[8];
+      for (int i = 0; i < 8; i++) col[i] = _mm256_loadu_ps(w[i] + pc + p);
+      transpose8(col);
+      for (int q = 0; q < 8; q++) _mm256_store_ps(panel + (p + q) * 8, col[q]);
+    }
+    for (; p < kc; p++)
+      for (int i = 0; i < 8; i++) panel[p * 8 + i] = w[i][pc + p];
+    const bool add = accumulate || pc > 0;
+    for (int r0 = 0; r0 < m; r0 += 8) {
+      const float* ar = a + r0 * ars + pc;
+      float* cr = c + r0 * crs;
+      switch (std::min(8, m - r0)) {
+        case 1: panelRows<1>(kc, ar, ars, panel, cr, crs, add); break;
+        case 2: panelRows<2>(kc, ar, ars, panel, cr, crs, add); break;
+        case 3: panelRows<3>(kc, ar, ars, panel, cr, crs, add); break;
+        case 4: panelRows<4>(kc, ar, ars, panel, cr, crs, add); break;
+        case 5: panelRows<5>(kc, ar, ars, panel, cr, crs, add); break;
+        case 6: panelRows<6>(kc, ar, ars, panel, cr, crs, add); break;
+        case 7: panelRows<7>(kc, ar, ars, panel, cr, crs, add); break;
+        default: panelRows<8>(kc, ar, ars, panel, cr, crs, add);
+      }
+    }
+  }
+}
+
+// Columns [j0, j1) of C: up to 4 rows straight from registers (1–2 rows: 2 column groups at once),
+// more through a panel; the last j1 − j0 mod 8 columns in scalar.
+static void gemvColumns(int j0, int j1, int m, int k, const float* a, long ars, const float* b, long bcs, float* c,
+                        long crs, bool accumulate) {
+  const int G = m <= 2 ? 2 : 1;  // measured: 4 groups spill registers, 3–4 rows × 2 groups too
+  int j = j0;
+  while (j + 8 <= j1) {
+    const int g = j + 8 * G <= j1 ? G : 1;
+    const float* w[16];
+    for (int i = 0; i < 8 * g; i++) w[i] = b + (long)(j + i) * bcs;
+    float* cj = c + j;
+    if (m == 1 && g == 2) gemv8<1, 2>(k, a, ars, w, cj, crs, accumulate);
+    else if (m == 1) gemv8<1, 1>(k, a, ars, w, cj, crs, accumulate);
+    else if (m == 2 && g == 2) gemv8<2, 2>(k, a, ars, w, cj, crs, accumulate);
+    else if (m == 2) gemv8<2, 1>(k, a, ars, w, cj, crs, accumulate);
+    else if (m == 3) gemv8<3, 1>(k, a, ars, w, cj, crs, accumulate);
+    else if (m == 4) gemv8<4, 1>(k, a, ars, w, cj, crs, accumulate);
+    else gemv8Panel(m, k, a, ars, w, cj, crs, accumulate);
+    j += 8 * g;
+  }
+  for (; j < j1; j++) gemv1(m, k, a, ars, b + (long)j * bcs, c + j, crs, accumulate);
+}
+
+#ifndef GEMV_MAX_ROWS
+#define GEMV_MAX_ROWS 32
+#endif
+
+static void gemv(int m, int n, int k, const float* a, long ars, const float* b, long bcs, float* c, long crs,
+                 bool accumulate, bool parallel) {
+  constexpr int cols = 64;  // per task: 8 column groups
+  const int tasks = (n + cols - 1) / cols;
+#pragma omp parallel for schedule(static) if (parallel && tasks > 1)
+  for (int t = 0; t < tasks; t++)
+    gemvColumns(t * cols, std::min(n, t * cols + cols), m, k, a, ars, b, bcs, c, crs, accumulate);
+}
+
 // setGemmIsa(1) forces the AVX2 kernel on an AVX-512 machine, so tests cover both kernels here
 static inline bool& forceAvx2() {
   static bool force = false;
@@ -223,6 +385,7 @@ static inline void sgemm(int m, int n, int k, const float* a, long ars, long acs
   if (m <= 0 || n <= 0) return;
   // small products are not worth waking the team
   if ((double)m * n * k < 2e5) parallel = false;
+  if (m <= GEMV_MAX_ROWS && acs == 1 && brs == 1 && k > 0) return gemv(m, n, k, a, ars, b, bcs, c, crs, accumulate, parallel);
   if (hasAvx512())
     run<Avx512>(m, n, k, a, ars, acs, b, brs, bcs, c, crs, accumulate, parallel);
   else

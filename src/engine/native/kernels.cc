@@ -117,6 +117,20 @@ napi_value AttentionBackward(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
+napi_value DecodeAttention(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  const long qOff = a.integer(1), len = a.integer(4), outOff = a.integer(6);
+  const long H = a.integer(7), KVH = a.integer(8), D = a.integer(9);
+  const float* q = a.f32(0, qOff + H * D, "q");
+  const float *keys = a.f32(2, len * KVH * D, "keys"), *values = a.f32(3, len * KVH * D, "values");
+  float* out = a.f32(5, outOff + H * D, "out");
+  if (!a.failed && (KVH <= 0 || H % KVH != 0)) a.fail("heads must be a multiple of kvHeads");
+  if (!a.failed && len <= 0) a.fail("decodeAttention needs at least one cached position");
+  if (a.failed) return nullptr;
+  ops::decodeAttention(q + qOff, keys, values, (int)len, out + outOff, (int)H, (int)KVH, (int)D, (float)a.num(10));
+  return undefinedValue(env);
+}
+
 napi_value RmsnormForward(napi_env env, napi_callback_info info) {
   Args a(env, info);
   const long rows = a.integer(4), dim = a.integer(5);
@@ -287,6 +301,7 @@ napi_value Init(napi_env env, napi_value exports) {
   } fns[] = {{"gemm", Gemm},
              {"attentionForward", AttentionForward},
              {"attentionBackward", AttentionBackward},
+             {"decodeAttention", DecodeAttention},
              {"rmsnormForward", RmsnormForward},
              {"rmsnormBackward", RmsnormBackward},
              {"rope", Rope},

@@ -121,6 +121,44 @@ static void attentionForward(const float* q, const float* k, const float* v, con
     }
 }
 
+// One query row against a KV cache (see kernels.ts decodeAttention): per head, scores in one pass over the
+// keys, softmax, then the values summed 8 lanes of D at a time. Heads spread over threads only when the
+// cache is long enough to pay for waking them.
+static void decodeAttention(const float* q, const float* keys, const float* values, int len, float* out, int H, int KVH,
+                            int D, float scale) {
+  const int group = H / KVH;
+  const long kvW = (long)KVH * D;
+  const int D8 = D / 8 * 8;
+#pragma omp parallel for schedule(static) if ((long)H * len * D > (1L << 20))
+  for (int h = 0; h < H; h++) {
+    static thread_local std::vector<float> buf;
+    float* sc = gemm::scratch(buf, len);
+    const float* qh = q + (long)h * D;
+    const long ko = (long)(h / group) * D;
+    float max = -INFINITY;
+    for (int p = 0; p < len; p++) {
+      const float* kp = keys + p * kvW + ko;
+      __m256 acc = _mm256_setzero_ps();
+      for (int i = 0; i < D8; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(qh + i), _mm256_loadu_ps(kp + i), acc);
+      float dot = hsum8(acc);
+      for (int i = D8; i < D; i++) dot += qh[i] * kp[i];
+      sc[p] = dot * scale;
+      max = std::max(max, sc[p]);
+    }
+    double sum = 0;
+    for (int p = 0; p < len; p++) sum += (sc[p] = std::exp(sc[p] - max));
+    const float inv = (float)(1.0 / sum);
+    float* o = out + (long)h * D;
+    for (int i = 0; i < D; i++) o[i] = 0.f;
+    for (int p = 0; p < len; p++) {
+      const float* vp = values + p * kvW + ko;
+      const __m256 w = _mm256_set1_ps(sc[p] * inv);
+      for (int i = 0; i < D8; i += 8) _mm256_storeu_ps(o + i, _mm256_fmadd_ps(w, _mm256_loadu_ps(vp + i), _mm256_loadu_ps(o + i)));
+      for (int i = D8; i < D; i++) o[i] += sc[p] * inv * vp[i];
+    }
+  }
+}
+
 static void attentionBackward(const float* dout, const float* q, const float* k, const float* v, const int* seg,
                               const float* lse, float* dq, float* dk, float* dv, const AttnShape& s) {
   const long qs = (long)s.H * s.D, ks = (long)s.KVH * s.D, T = s.T;
