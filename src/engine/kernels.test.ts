@@ -46,6 +46,7 @@ function gemmCases(other: Kernels): void {
     [37, 45, 70],
     [130, 97, 300],
     [300, 64, 33],
+    [40, 4200, 20], // more columns than one NC block
   ] as const) {
     for (const ta of [false, true])
       for (const tb of [false, true])

@@ -172,7 +172,10 @@ static void macroRows(int i0, int i1, int nc, int kc, const float* a, long ars, 
   }
 }
 
-// One thread's product: B packed a column block at a time (at most ~16 MB), A an MC×KC block at a time.
+// One thread's product, in BLIS's loop order: for each NC-column block and KC-deep slice, B's slice is
+// packed (at most KC×NC floats, 4 MB), then every MC-row block of A is packed and multiplied against it.
+// A is packed once per column block, so a deep product (the loss's k = vocabulary) packs it once, not once
+// per handful of columns.
 template <class K>
 static void runSerial(int m, int n, int k, const float* a, long ars, long acs, const float* b, long brs, long bcs,
                       float* c, long crs, bool accumulate) {
@@ -182,24 +185,19 @@ static void runSerial(int m, int n, int k, const float* a, long ars, long acs, c
       for (int i = 0; i < m; i++) std::memset(c + i * crs, 0, sizeof(float) * n);
     return;
   }
-  const int kBlocks = (k + KC - 1) / KC;
-  const int ncMax = std::max(K::NR, (int)std::min<long>(NC, (4L << 20) / std::max(k, 1)) / K::NR * K::NR);
-  for (int jc = 0; jc < n; jc += ncMax) {
-    const int nc = std::min(ncMax, n - jc);
+  float* ap = scratch(abuf, (size_t)MC * KC);
+  for (int jc = 0; jc < n; jc += NC) {
+    const int nc = std::min(NC, n - jc);
     const int ncPad = (nc + K::NR - 1) / K::NR * K::NR;
-    const int panels = ncPad / K::NR;
-    const float* bsrc = b + jc * bcs;
-    // packed B: block pc (KC rows) × panel q at bp + pc*ncPad + q*NR*kc
-    float* bp = scratch(bbuf, (size_t)ncPad * k);
-    for (int t = 0; t < kBlocks * panels; t++) {
-      const int pc = t / panels * KC, q = t % panels, kc = std::min(KC, k - pc);
-      packB<K::NR>(kc, std::min(K::NR, nc - q * K::NR), bsrc + pc * brs + q * K::NR * bcs, brs, bcs,
-                   bp + (long)pc * ncPad + (long)q * K::NR * kc);
+    float* bp = scratch(bbuf, (size_t)ncPad * KC);
+    for (int pc = 0; pc < k; pc += KC) {
+      const int kc = std::min(KC, k - pc);
+      // panel q (NR columns) at bp + q*NR*kc, as macroRows reads it
+      for (int q = 0; q * K::NR < nc; q++)
+        packB<K::NR>(kc, std::min(K::NR, nc - q * K::NR), b + pc * brs + (jc + q * K::NR) * bcs, brs, bcs,
+                     bp + (long)q * K::NR * kc);
+      macroRows<K>(0, m, nc, kc, a + pc * acs, ars, acs, bp, c + jc, crs, accumulate || pc > 0, ap);
     }
-    float* ap = scratch(abuf, (size_t)MC * KC);
-    for (int pc = 0; pc < k; pc += KC)
-      macroRows<K>(0, m, nc, std::min(KC, k - pc), a + pc * acs, ars, acs, bp + (long)pc * ncPad, c + jc, crs,
-                   accumulate || pc > 0, ap);
   }
 }
 
