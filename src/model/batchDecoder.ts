@@ -8,15 +8,17 @@
 import type { Decoder, KvCache } from "./forward.ts";
 import type { GenerateOptions, GenerateResult } from "./generate.ts";
 import { Rng } from "./rng.ts";
-import { sampleToken } from "./sampling.ts";
+import { sampleToken, type TokenLogprob, tokenLogprobs } from "./sampling.ts";
 
 export interface SequenceRequest extends Pick<GenerateOptions, "temperature" | "topP" | "topK"> {
   prompt: readonly number[];
   maxTokens: number;
   seed: number;
   stopTokens?: ReadonlySet<number>;
-  /** Each new token as it is sampled (the stop token too, last). */
-  onToken?: (token: number) => void;
+  /** Record each token's log-probability and this many most likely alternatives (OpenAI's top_logprobs). */
+  topLogprobs?: number;
+  /** Each new token as it is sampled (the stop token too, last), with its log-probabilities when asked. */
+  onToken?: (token: number, logprob?: TokenLogprob) => void;
 }
 
 interface Slot {
@@ -27,6 +29,9 @@ interface Slot {
   tokens: number[];
   /** The token sampled from the last logits, recorded at the next step. */
   next: number;
+  /** Its log-probabilities (with topLogprobs), and those of the recorded tokens. */
+  nextLogprob?: TokenLogprob;
+  logprobs?: TokenLogprob[];
   done: (result: GenerateResult) => void;
   fail: (err: unknown) => void;
 }
@@ -46,13 +51,26 @@ export class BatchDecoder {
     const { prompt } = request;
     const budget = Math.min(request.maxTokens, this.decoder.maxPositions - prompt.length);
     if (budget <= 0) {
-      done({ tokens: [], finishReason: "length", promptTokens: prompt.length });
+      const none: GenerateResult = { tokens: [], finishReason: "length", promptTokens: prompt.length };
+      done(request.topLogprobs === undefined ? none : { ...none, logprobs: [] });
       return;
     }
     const cache = this.decoder.newCache(Math.min(prompt.length + budget, this.decoder.maxPositions));
     const rng = new Rng(request.seed);
-    const next = sampleToken(this.decoder.forward(prompt, cache), request, rng);
-    this.active.push({ request, cache, rng, budget, tokens: [], next, done, fail });
+    const slot: Slot = { request, cache, rng, budget, tokens: [], next: 0, done, fail };
+    if (request.topLogprobs !== undefined) slot.logprobs = [];
+    this.choose(slot, this.decoder.forward(prompt, cache));
+    this.active.push(slot);
+  }
+
+  private choose(s: Slot, logits: Float32Array): void {
+    s.next = sampleToken(logits, s.request, s.rng);
+    if (s.logprobs) s.nextLogprob = tokenLogprobs(logits, s.next, s.request.topLogprobs!);
+  }
+
+  private result(s: Slot, finishReason: GenerateResult["finishReason"]): GenerateResult {
+    const r: GenerateResult = { tokens: s.tokens, finishReason, promptTokens: s.request.prompt.length };
+    return s.logprobs ? { ...r, logprobs: s.logprobs } : r;
   }
 
   /**
@@ -63,13 +81,14 @@ export class BatchDecoder {
     const going: Slot[] = [];
     for (const s of this.active) {
       s.tokens.push(s.next);
-      s.request.onToken?.(s.next);
+      if (s.nextLogprob) s.logprobs!.push(s.nextLogprob);
+      s.request.onToken?.(s.next, s.nextLogprob);
       const finish = s.request.stopTokens?.has(s.next)
         ? "stop"
         : s.tokens.length >= s.budget
           ? "length"
           : null;
-      if (finish) s.done({ tokens: s.tokens, finishReason: finish, promptTokens: s.request.prompt.length });
+      if (finish) s.done(this.result(s, finish));
       else going.push(s);
     }
     this.active = going;
@@ -80,7 +99,7 @@ export class BatchDecoder {
     );
     const V = this.decoder.dims.vocab;
     going.forEach((s, b) => {
-      s.next = sampleToken(logits.subarray(b * V, (b + 1) * V), s.request, s.rng);
+      this.choose(s, logits.subarray(b * V, (b + 1) * V));
     });
   }
 

@@ -5,6 +5,7 @@ import { Decoder, logSoftmax } from "./forward.ts";
 import { generate, generateBatch, sampleToken } from "./generate.ts";
 import { randomModel } from "./model.ts";
 import { Rng } from "./rng.ts";
+import { tokenLogprobs } from "./sampling.ts";
 import { scoreContinuation } from "./score.ts";
 
 const archs: ArchName[] = ["qwen2", "qwen3", "llama"];
@@ -151,4 +152,18 @@ test("scoreContinuation sums the next-token log-probabilities of the continuatio
   // The greedy continuation is the most likely one token by token, so it scores at least as well.
   const greedy = generate(dec, prompt, { maxTokens: 3 }).tokens;
   assert.ok(scoreContinuation(dec, prompt, greedy).tokenLogProbs[0] >= s.tokenLogProbs[0]);
+});
+
+test("tokenLogprobs: the chosen token's log-probability and the k most likely, ties by id", () => {
+  const logits = Float32Array.from([0.5, 2, -1, 2, 7, 0.5, 3, -4]);
+  const full = logSoftmax(logits);
+  const lp = tokenLogprobs(logits, 2, 4);
+  assert.ok(Math.abs(lp.logprob - full[2]) < 1e-6);
+  assert.deepEqual(
+    lp.top.map((t) => t.id),
+    [4, 6, 1, 3],
+  );
+  for (const t of lp.top) assert.ok(Math.abs(t.logprob - full[t.id]) < 1e-6);
+  assert.deepEqual(tokenLogprobs(logits, 4, 0).top, []);
+  assert.equal(tokenLogprobs(logits, 0, 20).top.length, logits.length);
 });

@@ -6,7 +6,7 @@ import { BatchDecoder } from "./batchDecoder.ts";
 import { Decoder, type KvCache } from "./forward.ts";
 import type { Model } from "./model.ts";
 import { Rng } from "./rng.ts";
-import { sampleToken } from "./sampling.ts";
+import { sampleToken, type TokenLogprob } from "./sampling.ts";
 
 export { argmax, sampleToken } from "./sampling.ts";
 
@@ -32,6 +32,8 @@ export interface GenerateResult {
   tokens: number[];
   finishReason: "stop" | "length";
   promptTokens: number;
+  /** One per token (the stop token too) when the request asked for topLogprobs (batched decoding). */
+  logprobs?: TokenLogprob[];
 }
 
 /** Generates a continuation of `prompt`. Accepts a Model or a Decoder (reuse one across many prompts). */

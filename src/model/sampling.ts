@@ -65,6 +65,42 @@ export function sampleToken(
   return candidates[candidates.length - 1];
 }
 
+/** A chosen token's log-probability under the model (temperature 1) and the `top` most likely tokens. */
+export interface TokenLogprob {
+  id: number;
+  logprob: number;
+  /** Most likely first; ties by id. */
+  top: { id: number; logprob: number }[];
+}
+
+/**
+ * Log-probabilities of one row of logits, as OpenAI's `logprobs` report them: the raw model distribution
+ * (before temperature and top-p), for the chosen token and the k most likely (k ≤ 20 in the API).
+ */
+export function tokenLogprobs(logits: Float32Array, id: number, k: number): TokenLogprob {
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
+  const lse = max + Math.log(sum);
+  // insertion into a short list kept sorted, most likely first: O(V·k) at worst, no sort of the vocabulary
+  const best: number[] = [];
+  for (let i = 0; i < logits.length && k > 0; i++) {
+    if (best.length === k) {
+      if (logits[i] <= logits[best[k - 1]]) continue;
+      best.pop();
+    }
+    let at = best.length;
+    while (at > 0 && logits[best[at - 1]] < logits[i]) at--;
+    best.splice(at, 0, i);
+  }
+  return {
+    id,
+    logprob: logits[id] - lse,
+    top: best.map((t) => ({ id: t, logprob: logits[t] - lse })),
+  };
+}
+
 export function argmax(logits: Float32Array): number {
   let best = 0;
   for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;

@@ -10,6 +10,8 @@ export interface ChatRequest {
   seed?: number;
   stream: boolean;
   includeUsage: boolean;
+  /** With `logprobs: true`: alternatives per token (`top_logprobs`, default 0); undefined asks for none. */
+  topLogprobs?: number;
 }
 
 /**
@@ -68,7 +70,8 @@ const fieldChecks: Record<string, FieldCheck> = {
   user: (v) => (typeof v === "string" ? null : "must be a string"),
   frequency_penalty: oneOf(0),
   presence_penalty: oneOf(0),
-  logprobs: oneOf(false),
+  logprobs: (v) => (typeof v === "boolean" ? null : "must be true or false"),
+  top_logprobs: integerIn(0, 20),
 };
 
 const roles = ["system", "user", "assistant"] as const;
@@ -117,7 +120,11 @@ export function parseChatRequest(
     if (problem) return bad(key, `${key} ${problem}; got ${JSON.stringify(value)}`);
   }
   const given = <T>(key: string, fallback: T): T => (fields[key] ?? fallback) as T;
+  const logprobs = given("logprobs", false);
+  if (!logprobs && fields.top_logprobs != null)
+    return bad("top_logprobs", "top_logprobs needs logprobs: true");
   return {
+    ...(logprobs ? { topLogprobs: given("top_logprobs", 0) } : {}),
     messages,
     n: given("n", 1),
     temperature: given("temperature", 1),

@@ -7,6 +7,11 @@ import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
 import { writeTinyGgufModel } from "../../test/support/tinyGguf.ts";
 import { generate } from "../generate/generate.ts";
+import { Decoder } from "../model/forward.ts";
+import { generate as generateTokens } from "../model/generate.ts";
+import { loadModelOrAdapter } from "../model/loraFolder.ts";
+import { scoreContinuation } from "../model/score.ts";
+import { loadTokenizer } from "../tokenizer/tokenizer.ts";
 import { UserError } from "../util/errors.ts";
 import { type RunningServer, serve } from "./serve.ts";
 
@@ -68,6 +73,62 @@ describe("distill serve", () => {
     assert.ok(pieces > 1 && pieces <= plain.usage!.completion_tokens, `${pieces} pieces`);
   });
 
+  it("returns logprobs and top_logprobs as the model computes them, plain and streamed", async () => {
+    const ask = {
+      model: "tiny",
+      messages: hello,
+      max_tokens: 12,
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: 3,
+    };
+    const plain = await client.chat.completions.create(ask);
+    const entries = plain.choices[0].logprobs?.content ?? [];
+    const { completion_tokens } = plain.usage!;
+    const stopped = plain.choices[0].finish_reason === "stop";
+    assert.equal(entries.length, completion_tokens - (stopped ? 1 : 0), "one entry a text token");
+    // the bytes spell the text; greedy picks the most likely token
+    const bytes = Buffer.from(entries.flatMap((e) => e.bytes ?? []));
+    assert.equal(bytes.toString("utf8"), plain.choices[0].message.content);
+    for (const e of entries) {
+      assert.equal(e.top_logprobs.length, 3);
+      assert.equal(e.top_logprobs[0].logprob, e.logprob);
+      assert.ok(e.top_logprobs[0].logprob >= e.top_logprobs[1].logprob);
+    }
+    // the same numbers as scoring the greedy tokens in one forward pass over prompt + completion
+    const { model, tokenizerDir } = loadModelOrAdapter(modelDir);
+    const tokenizer = loadTokenizer(tokenizerDir);
+    const prompt = tokenizer.encode(tokenizer.applyChatTemplate(hello, { addGenerationPrompt: true }));
+    const decoder = new Decoder(model);
+    const greedy = generateTokens(decoder, prompt, { maxTokens: 12 }).tokens;
+    const scored = scoreContinuation(decoder, prompt, greedy).tokenLogProbs;
+    for (const [i, e] of entries.entries()) assert.ok(Math.abs(e.logprob - scored[i]) < 1e-4, `token ${i}`);
+
+    const stream = await client.chat.completions.create({ ...ask, stream: true });
+    const streamed: typeof entries = [];
+    for await (const chunk of stream) streamed.push(...(chunk.choices[0]?.logprobs?.content ?? []));
+    assert.deepEqual(streamed, entries);
+    await assert.rejects(
+      client.chat.completions.create({ model: "tiny", messages: hello, top_logprobs: 2 }),
+      (e: unknown) => e instanceof OpenAI.BadRequestError && e.param === "top_logprobs",
+    );
+    await assert.rejects(
+      client.chat.completions.create({ ...ask, top_logprobs: 21 }),
+      (e: unknown) => e instanceof OpenAI.BadRequestError && e.param === "top_logprobs",
+    );
+    // a teacher that computes no probabilities says so
+    const builtin = await serve({ model: "builtin:equations", port: 0 });
+    try {
+      const other = new OpenAI({ baseURL: builtin.url, apiKey: "unused", maxRetries: 0 });
+      await assert.rejects(
+        other.chat.completions.create({ ...ask, model: "builtin:equations" }),
+        (e: unknown) => e instanceof OpenAI.BadRequestError && /log-probabilities/.test(e.message),
+      );
+    } finally {
+      await builtin.close();
+    }
+  });
+
   it("answers bad requests with OpenAI-shaped errors naming the field", async () => {
     await assert.rejects(
       client.chat.completions.create({ model: "tiny", messages: [] }),
@@ -89,6 +150,7 @@ describe("distill serve", () => {
       [{ messages, stream: "yes" }, 400, "stream", "invalid_value"],
       [{ messages, stream_options: { include_usage: "y" } }, 400, "stream_options", "invalid_value"],
       [{ messages, presence_penalty: 0.5 }, 400, "presence_penalty", "invalid_value"],
+      [{ messages, logprobs: "yes" }, 400, "logprobs", "invalid_value"],
       [{ messages, tools: [] }, 400, "tools", "unknown_parameter"],
       [{ messages: [{ role: "robot", content: "hi" }] }, 400, "messages", "invalid_value"],
       [{ messages: [{ role: "user", content: [{ type: "image_url" }] }] }, 400, "messages", "invalid_value"],

@@ -4,7 +4,7 @@ import path from "node:path";
 import { recordedPrompting } from "../teachers/prompting.ts";
 import { createTeacher, teacherFactories } from "../teachers/registry.ts";
 import { parseTeacherSpec, type TeacherSpec } from "../teachers/spec.ts";
-import type { Completion, Teacher } from "../teachers/types.ts";
+import type { Completion, Teacher, TokenLogprobs } from "../teachers/types.ts";
 import { UserError } from "../util/errors.ts";
 import { isProblem, parseChatRequest } from "./request.ts";
 
@@ -32,7 +32,7 @@ export interface RunningServer {
  * `distill serve`: an OpenAI-compatible chat-completions server for a model the project trained (or any
  * teacher spec), so any OpenAI client can use a distilled student — or make it the teacher of a smaller
  * one. Routes: `GET /v1/models`, `POST /v1/chat/completions` (non-streaming, and `stream: true` as SSE,
- * token by token, with the usage chunk). A model folder decodes every request in flight together, and a
+ * token by token, with the usage chunk; `logprobs` / `top_logprobs` from a model folder). A model folder decodes every request in flight together, and a
  * request that arrives mid-way joins at the next step.
  */
 export async function serve(options: ServeOptions): Promise<RunningServer> {
@@ -119,7 +119,17 @@ async function handle(
   const created = Math.floor(Date.now() / 1000);
   const id = `chatcmpl-${created.toString(36)}${Math.random().toString(36).slice(2, 10)}`;
   const { n } = request;
+  if (request.topLogprobs !== undefined && !teacher.givesLogprobs)
+    return sendError(
+      res,
+      400,
+      `this server's model (${teacher.id}) does not give log-probabilities; serve a model folder for logprobs`,
+      "invalid_request_error",
+      "logprobs",
+      "unsupported_parameter",
+    );
   const sampling = {
+    topLogprobs: request.topLogprobs,
     messages: request.messages,
     n,
     temperature: request.temperature,
@@ -137,7 +147,7 @@ async function handle(
       choices: completions.map((c, index) => ({
         index,
         message: { role: "assistant", content: c.text },
-        logprobs: null,
+        logprobs: c.logprobs ? { content: c.logprobs, refusal: null } : null,
         finish_reason: c.finishReason,
       })),
       usage: usageOf(completions),
@@ -154,21 +164,32 @@ async function handle(
     res.write(
       `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: name, choices, ...extra })}\n\n`,
     );
-  const content = (index: number, text: string) =>
-    send([{ index, delta: { content: text }, finish_reason: null }]);
+  const content = (index: number, text: string, logprobs?: TokenLogprobs[]) =>
+    send([
+      {
+        index,
+        delta: { content: text },
+        ...(logprobs ? { logprobs: { content: logprobs, refusal: null } } : {}),
+        finish_reason: null,
+      },
+    ]);
   const streamed = Array.from({ length: n }, () => "");
+  const streamedTokens = new Array<number>(n).fill(0);
   for (let index = 0; index < n; index++)
     send([{ index, delta: { role: "assistant", content: "" }, finish_reason: null }]);
   const completions = await teacher.sample({
     ...sampling,
-    onText: (index, delta) => {
+    onText: (index, delta, logprobs) => {
       streamed[index] += delta;
-      content(index, delta);
+      streamedTokens[index] += logprobs?.length ?? 0;
+      content(index, delta, logprobs);
     },
   });
   completions.forEach((c, index) => {
+    // what the stream has not carried yet: the text after the last whole character, its tokens
     const rest = c.text.startsWith(streamed[index]) ? c.text.slice(streamed[index].length) : "";
-    if (rest) content(index, rest);
+    const restLogprobs = c.logprobs?.slice(streamedTokens[index]);
+    if (rest || restLogprobs?.length) content(index, rest, restLogprobs);
     send([{ index, delta: {}, finish_reason: c.finishReason }]);
   });
   if (request.includeUsage) send([], { usage: usageOf(completions) });

@@ -3,10 +3,11 @@ import path from "node:path";
 import { ContinuousBatcher } from "../model/batchDecoder.ts";
 import { Decoder } from "../model/forward.ts";
 import { isAdapterFolder, loadModelOrAdapter } from "../model/loraFolder.ts";
+import type { TokenLogprob } from "../model/sampling.ts";
 import { loadStopTokens } from "../model/stopTokens.ts";
 import { loadTokenizer, type TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { UserError } from "../util/errors.ts";
-import type { Completion, SampleRequest, Teacher } from "./types.ts";
+import type { Completion, SampleRequest, Teacher, TokenLogprobs } from "./types.ts";
 
 /**
  * A model folder of the project's own (what `distill train` writes: config.json, model.safetensors,
@@ -25,8 +26,14 @@ export function createLocalModelTeacher(dir: string, options: { sequences?: numb
   const batcher = new ContinuousBatcher(new Decoder(model), options.sequences ?? 64);
   const stopTokens = new Set(loadStopTokens(modelDir, model.config, tokenizer));
 
+  const logprobsOf = (t: TokenLogprob): TokenLogprobs => ({
+    ...tokenEntry(tokenizer, t.id, t.logprob),
+    top_logprobs: t.top.map((a) => tokenEntry(tokenizer, a.id, a.logprob)),
+  });
+
   return {
     id: `model:${dir}`,
+    givesLogprobs: true,
     async sample(request: SampleRequest): Promise<Completion[]> {
       const prompt = tokenizer.encode(
         tokenizer.applyChatTemplate(
@@ -34,9 +41,12 @@ export function createLocalModelTeacher(dir: string, options: { sequences?: numb
           { addGenerationPrompt: true },
         ),
       );
+      const withLogprobs = request.topLogprobs !== undefined;
       const results = await Promise.all(
         Array.from({ length: request.n }, (_, i) => {
-          const text = request.onText && textStream(tokenizer, stopTokens, (d) => request.onText!(i, d));
+          const text =
+            request.onText &&
+            textStream(tokenizer, stopTokens, (d, lp) => request.onText!(i, d, lp?.map(logprobsOf)));
           return batcher.submit({
             prompt,
             maxTokens: request.maxTokens,
@@ -44,36 +54,51 @@ export function createLocalModelTeacher(dir: string, options: { sequences?: numb
             topP: request.topP,
             seed: (request.seed ?? 0) + i,
             stopTokens,
+            topLogprobs: request.topLogprobs,
             onToken: text,
           });
         }),
       );
-      return results.map((r) => ({
-        text: tokenizer.decode(r.tokens.filter((t) => !stopTokens.has(t))),
-        finishReason: r.finishReason,
-        usage: { promptTokens: r.promptTokens, completionTokens: r.tokens.length },
-      }));
+      return results.map((r) => {
+        const completion: Completion = {
+          text: tokenizer.decode(r.tokens.filter((t) => !stopTokens.has(t))),
+          finishReason: r.finishReason,
+          usage: { promptTokens: r.promptTokens, completionTokens: r.tokens.length },
+        };
+        if (withLogprobs)
+          completion.logprobs = (r.logprobs ?? []).filter((t) => !stopTokens.has(t.id)).map(logprobsOf);
+        return completion;
+      });
     },
   };
 }
 
+/** OpenAI's entry for one token: its text (decoded alone), log-probability and bytes. */
+function tokenEntry(tokenizer: TextTokenizer, id: number, logprob: number) {
+  return { token: tokenizer.decode([id]), logprob, bytes: tokenizer.tokenBytes(id) };
+}
+
 /**
  * Token ids in, text deltas out. Byte-level tokens can split a character, so text that ends in an
- * unfinished one (decoded as U+FFFD) waits for the next token.
+ * unfinished one (decoded as U+FFFD) waits for the next token; a delta carries the log-probabilities of
+ * the tokens it holds.
  */
 function textStream(
   tokenizer: TextTokenizer,
   stopTokens: ReadonlySet<number>,
-  emit: (delta: string) => void,
-): (token: number) => void {
+  emit: (delta: string, logprobs?: TokenLogprob[]) => void,
+): (token: number, logprob?: TokenLogprob) => void {
   const tokens: number[] = [];
+  let pending: TokenLogprob[] = [];
   let sent = "";
-  return (token) => {
+  return (token, logprob) => {
     if (stopTokens.has(token)) return;
     tokens.push(token);
+    if (logprob) pending.push(logprob);
     const text = tokenizer.decode(tokens);
     if (text.endsWith("\uFFFD") || !text.startsWith(sent) || text.length === sent.length) return;
-    emit(text.slice(sent.length));
+    emit(text.slice(sent.length), logprob ? pending : undefined);
+    pending = [];
     sent = text;
   };
 }

@@ -26,7 +26,20 @@ export interface SampleRequest extends SamplingParams {
    * (`distill serve`). Teachers that produce a completion at once never call it: the caller sends the rest
    * of `Completion.text` when `sample` resolves.
    */
-  onText?: (index: number, delta: string) => void;
+  onText?: (index: number, delta: string, logprobs?: TokenLogprobs[]) => void;
+  /**
+   * Ask for each completion token's log-probability and this many most likely alternatives (0–20, as
+   * OpenAI's `top_logprobs`). Only teachers with `givesLogprobs` take it.
+   */
+  topLogprobs?: number;
+}
+
+/** One completion token's log-probabilities, in OpenAI's `logprobs.content[]` shape. */
+export interface TokenLogprobs {
+  token: string;
+  logprob: number;
+  bytes: number[];
+  top_logprobs: { token: string; logprob: number; bytes: number[] }[];
 }
 
 export type FinishReason = "stop" | "length" | "content_filter" | "tool_calls" | "other";
@@ -40,12 +53,16 @@ export interface Completion {
   usage: { promptTokens: number; completionTokens: number };
   /** Teacher-specific facts worth keeping, e.g. the faults a built-in teacher injected. */
   meta?: Record<string, unknown>;
+  /** Per token of `text` (stop tokens left out), when the request set topLogprobs. */
+  logprobs?: TokenLogprobs[];
 }
 
 export interface Teacher {
   /** The spec the teacher was made from, with no secret in it, e.g. `openai:deepseek-reasoner@https://…`. */
   readonly id: string;
   sample(request: SampleRequest): Promise<Completion[]>;
+  /** Whether `sample` honours `topLogprobs` (a model folder does). */
+  readonly givesLogprobs?: boolean;
   /** Release models, sockets, workers. */
   close?(): Promise<void>;
 }

@@ -28,6 +28,19 @@ export const byteToUnicode: string[] = (() => {
   return table;
 })();
 
+const unicodeToByte = new Map(byteToUnicode.map((ch, b) => [ch, b]));
+
+/** A byte-level vocabulary entry's bytes ("Ġx" → [32, 120]); null when a symbol is not in the table. */
+export function byteLevelBytes(symbols: string): number[] | null {
+  const bytes: number[] = [];
+  for (const ch of symbols) {
+    const b = unicodeToByte.get(ch);
+    if (b === undefined) return null;
+    bytes.push(b);
+  }
+  return bytes;
+}
+
 const encoder = new TextEncoder();
 
 /** A pre-token's bytes as byte-level symbols (one string per byte). */

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { UserError } from "../util/errors.ts";
+import { byteLevelBytes } from "./byteLevel.ts";
 
 export interface ChatMessage {
   role: string;
@@ -84,6 +85,20 @@ export class TextTokenizer {
   idToToken(id: number): string | undefined {
     return this.tokenizer.id_to_token(id);
   }
+
+  /**
+   * The bytes one token stands for, as OpenAI's logprobs `bytes` give them: a byte-level BPE entry
+   * through GPT-2's table (a token may hold part of a character), anything else as its text in UTF-8.
+   */
+  tokenBytes(id: number): number[] {
+    this.addedIds ??= new Set([...this.tokenizer.get_added_tokens_decoder()].map(([added]) => added));
+    const entry = this.idToToken(id);
+    const bytes = !this.addedIds.has(id) && entry !== undefined ? byteLevelBytes(entry) : null;
+    return bytes ?? Array.from(new TextEncoder().encode(this.decode([id])));
+  }
+
+  /** Added tokens (ChatML markers and the like) are stored as text, not byte-level symbols. */
+  private addedIds?: Set<number>;
 
   get eosTokenId(): number | undefined {
     return this.eosToken ? this.tokenToId(this.eosToken) : undefined;
