@@ -136,7 +136,53 @@ export function parseChatRequest(
   };
 }
 
-export function isProblem(value: ChatRequest | RequestProblem): value is RequestProblem {
+/** A scoring request to `/v1/completions`: the text and how many alternatives a token. */
+export interface ScoreRequest {
+  prompt: string;
+  logprobs: number;
+}
+
+/**
+ * `/v1/completions` serves scoring only: `prompt` (one string), `echo: true`, `max_tokens: 0`,
+ * `logprobs` 0–20 (default 0); anything else is refused by name.
+ */
+export function parseScoreRequest(body: unknown, name: string): ScoreRequest | RequestProblem {
+  const bad = (param: string | null, message: string, code = "invalid_value"): RequestProblem => ({
+    status: 400,
+    message,
+    param,
+    code,
+  });
+  if (body === null || typeof body !== "object" || Array.isArray(body))
+    return bad(null, "the body must be a JSON object", "invalid_type");
+  const f = body as Record<string, unknown>;
+  if (f.model != null && f.model !== name)
+    return {
+      ...bad(
+        "model",
+        `the model "${String(f.model)}" is not served here (it serves "${name}")`,
+        "model_not_found",
+      ),
+      status: 404,
+    };
+  if (typeof f.prompt !== "string" || f.prompt.length === 0)
+    return bad("prompt", "prompt must be a non-empty string");
+  if (f.echo !== true || f.max_tokens !== 0)
+    return bad(
+      f.echo !== true ? "echo" : "max_tokens",
+      "this server's /v1/completions scores text only: set echo: true and max_tokens: 0 (generate through /v1/chat/completions)",
+      "unsupported_parameter",
+    );
+  const allowed = new Set(["model", "prompt", "echo", "max_tokens", "logprobs", "user"]);
+  const extra = Object.keys(f).find((k) => !allowed.has(k) && f[k] != null);
+  if (extra) return bad(extra, `unrecognized request argument supplied: ${extra}`, "unknown_parameter");
+  const logprobs = f.logprobs ?? 0;
+  const problem = integerIn(0, 20)(logprobs);
+  if (problem) return bad("logprobs", `logprobs ${problem}; got ${JSON.stringify(f.logprobs)}`);
+  return { prompt: f.prompt, logprobs: logprobs as number };
+}
+
+export function isProblem<T extends object>(value: T | RequestProblem): value is RequestProblem {
   return "status" in value;
 }
 

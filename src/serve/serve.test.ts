@@ -73,7 +73,7 @@ describe("distill serve", () => {
     assert.ok(pieces > 1 && pieces <= plain.usage!.completion_tokens, `${pieces} pieces`);
   });
 
-  it("returns logprobs and top_logprobs as the model computes them, plain and streamed", async () => {
+  it("returns logprobs and top_logprobs as the model computes them, plain and streamed, and scores text", async () => {
     const ask = {
       model: "tiny",
       messages: hello,
@@ -116,6 +116,26 @@ describe("distill serve", () => {
       client.chat.completions.create({ ...ask, top_logprobs: 21 }),
       (e: unknown) => e instanceof OpenAI.BadRequestError && e.param === "top_logprobs",
     );
+    // scoring a text the model did not write: the legacy completions API with echo, as vLLM serves it
+    const text = tokenizer.decode([...prompt, ...greedy]);
+    const scoredText = await client.completions.create({
+      model: "tiny",
+      prompt: text,
+      echo: true,
+      max_tokens: 0,
+      logprobs: 2,
+    });
+    const lp = scoredText.choices[0].logprobs!;
+    const ids = tokenizer.encode(text);
+    assert.equal(lp.tokens!.length, ids.length);
+    assert.equal(lp.token_logprobs![0], null);
+    const all = scoreContinuation(decoder, ids.slice(0, 1), ids.slice(1)).tokenLogProbs;
+    for (let i = 1; i < ids.length; i++) assert.ok(Math.abs(lp.token_logprobs![i]! - all[i - 1]!) < 1e-4);
+    assert.equal(Object.keys(lp.top_logprobs![1]!).length <= 2, true);
+    await assert.rejects(
+      client.completions.create({ model: "tiny", prompt: text, max_tokens: 5 }),
+      (e: unknown) => e instanceof OpenAI.BadRequestError && /scores text only/.test(e.message),
+    );
     // a teacher that computes no probabilities says so
     const builtin = await serve({ model: "builtin:equations", port: 0 });
     try {
@@ -123,6 +143,10 @@ describe("distill serve", () => {
       await assert.rejects(
         other.chat.completions.create({ ...ask, model: "builtin:equations" }),
         (e: unknown) => e instanceof OpenAI.BadRequestError && /log-probabilities/.test(e.message),
+      );
+      await assert.rejects(
+        other.completions.create({ model: "builtin:equations", prompt: "x", echo: true, max_tokens: 0 }),
+        (e: unknown) => e instanceof OpenAI.BadRequestError && /does not score text/.test(e.message),
       );
     } finally {
       await builtin.close();

@@ -6,7 +6,7 @@ import { createTeacher, teacherFactories } from "../teachers/registry.ts";
 import { parseTeacherSpec, type TeacherSpec } from "../teachers/spec.ts";
 import type { Completion, Teacher, TokenLogprobs } from "../teachers/types.ts";
 import { UserError } from "../util/errors.ts";
-import { isProblem, parseChatRequest } from "./request.ts";
+import { isProblem, parseChatRequest, parseScoreRequest } from "./request.ts";
 
 export interface ServeOptions {
   /** A model folder of the project's own, `gguf:<path>`, or any teacher spec. */
@@ -32,7 +32,8 @@ export interface RunningServer {
  * `distill serve`: an OpenAI-compatible chat-completions server for a model the project trained (or any
  * teacher spec), so any OpenAI client can use a distilled student — or make it the teacher of a smaller
  * one. Routes: `GET /v1/models`, `POST /v1/chat/completions` (non-streaming, and `stream: true` as SSE,
- * token by token, with the usage chunk; `logprobs` / `top_logprobs` from a model folder). A model folder decodes every request in flight together, and a
+ * token by token, with the usage chunk; `logprobs` / `top_logprobs` from a model folder), and
+ * `POST /v1/completions` with `echo` and `max_tokens: 0` to score a given text. A model folder decodes every request in flight together, and a
  * request that arrives mid-way joins at the next step.
  */
 export async function serve(options: ServeOptions): Promise<RunningServer> {
@@ -94,7 +95,8 @@ async function handle(
   const name = listing.id;
   if (req.method === "GET" && url.pathname === "/v1/models")
     return sendJson(res, 200, { object: "list", data: [listing] });
-  if (req.method !== "POST" || url.pathname !== "/v1/chat/completions") {
+  const route = req.method === "POST" ? url.pathname : "";
+  if (route !== "/v1/chat/completions" && route !== "/v1/completions") {
     return sendError(res, 404, `no route ${req.method} ${url.pathname}`, "invalid_request_error");
   }
   const chunks: Buffer[] = [];
@@ -105,6 +107,7 @@ async function handle(
   } catch {
     return sendError(res, 400, "the body is not valid JSON", "invalid_request_error", null, "invalid_json");
   }
+  if (route === "/v1/completions") return scoreText(res, teacher, name, body);
   const request = parseChatRequest(body, name, defaultMaxTokens);
   if (isProblem(request))
     return sendError(
@@ -194,6 +197,62 @@ async function handle(
   });
   if (request.includeUsage) send([], { usage: usageOf(completions) });
   res.end("data: [DONE]\n\n");
+}
+
+/**
+ * `POST /v1/completions` with `echo: true, max_tokens: 0` scores a text the model did not write (what
+ * on-policy distillation asks of a teacher): the legacy completions shape, as OpenAI's API and vLLM give
+ * it — `logprobs: { tokens, token_logprobs (the first null), top_logprobs, text_offset }`.
+ */
+async function scoreText(res: ServerResponse, teacher: Teacher, name: string, body: unknown) {
+  const request = parseScoreRequest(body, name);
+  if (isProblem(request))
+    return sendError(
+      res,
+      request.status,
+      request.message,
+      "invalid_request_error",
+      request.param,
+      request.code,
+    );
+  if (!teacher.score)
+    return sendError(
+      res,
+      400,
+      `this server's model (${teacher.id}) does not score text; serve a model folder for it`,
+      "invalid_request_error",
+      "echo",
+      "unsupported_parameter",
+    );
+  const scored = await teacher.score(request.prompt, request.logprobs);
+  const offsets: number[] = [];
+  let at = 0;
+  for (const t of scored) {
+    offsets.push(at);
+    at += t.token.length;
+  }
+  sendJson(res, 200, {
+    id: `cmpl-${Date.now().toString(36)}`,
+    object: "text_completion",
+    created: Math.floor(Date.now() / 1000),
+    model: name,
+    choices: [
+      {
+        index: 0,
+        text: request.prompt,
+        logprobs: {
+          tokens: scored.map((t) => t.token),
+          token_logprobs: scored.map((t) => t.logprob),
+          top_logprobs: scored.map((t) =>
+            "top_logprobs" in t ? Object.fromEntries(t.top_logprobs.map((a) => [a.token, a.logprob])) : null,
+          ),
+          text_offset: offsets,
+        },
+        finish_reason: "length",
+      },
+    ],
+    usage: { prompt_tokens: scored.length, completion_tokens: 0, total_tokens: scored.length },
+  });
 }
 
 function usageOf(completions: Completion[]) {

@@ -3,7 +3,7 @@ import path from "node:path";
 import { ContinuousBatcher } from "../model/batchDecoder.ts";
 import { Decoder } from "../model/forward.ts";
 import { isAdapterFolder, loadModelOrAdapter } from "../model/loraFolder.ts";
-import type { TokenLogprob } from "../model/sampling.ts";
+import { type TokenLogprob, tokenLogprobs } from "../model/sampling.ts";
 import { loadStopTokens } from "../model/stopTokens.ts";
 import { loadTokenizer, type TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { UserError } from "../util/errors.ts";
@@ -23,7 +23,8 @@ export function createLocalModelTeacher(dir: string, options: { sequences?: numb
   // a LoRA adapter folder runs merged onto the base model it names
   const { model, modelDir, tokenizerDir } = loadModelOrAdapter(dir);
   const tokenizer = loadTokenizer(tokenizerDir);
-  const batcher = new ContinuousBatcher(new Decoder(model), options.sequences ?? 64);
+  const decoder = new Decoder(model);
+  const batcher = new ContinuousBatcher(decoder, options.sequences ?? 64);
   const stopTokens = new Set(loadStopTokens(modelDir, model.config, tokenizer));
 
   const logprobsOf = (t: TokenLogprob): TokenLogprobs => ({
@@ -34,6 +35,21 @@ export function createLocalModelTeacher(dir: string, options: { sequences?: numb
   return {
     id: `model:${dir}`,
     givesLogprobs: true,
+    async score(text, topLogprobs) {
+      const ids = tokenizer.encode(text);
+      if (ids.length > decoder.maxPositions)
+        throw new UserError(
+          `the text is ${ids.length} tokens, longer than the model's ${decoder.maxPositions}`,
+        );
+      if (ids.length === 0) return [];
+      const logits = decoder.logits(ids);
+      const V = decoder.dims.vocab;
+      return ids.map((id, i) =>
+        i === 0
+          ? { token: tokenizer.decode([id]), logprob: null }
+          : logprobsOf(tokenLogprobs(logits.subarray((i - 1) * V, i * V), id, topLogprobs)),
+      );
+    },
     async sample(request: SampleRequest): Promise<Completion[]> {
       const prompt = tokenizer.encode(
         tokenizer.applyChatTemplate(

@@ -63,6 +63,11 @@ export interface Teacher {
   sample(request: SampleRequest): Promise<Completion[]>;
   /** Whether `sample` honours `topLogprobs` (a model folder does). */
   readonly givesLogprobs?: boolean;
+  /**
+   * Scores a text the teacher did not write: every token's log-probability given the tokens before it
+   * (the first has none) and `topLogprobs` alternatives. Teachers that cannot leave it out.
+   */
+  score?(text: string, topLogprobs: number): Promise<(TokenLogprobs | { token: string; logprob: null })[]>;
   /** Release models, sockets, workers. */
   close?(): Promise<void>;
 }
