@@ -18,11 +18,13 @@ export interface ChatRequest {
  * Why a request is refused, as OpenAI words it: `{ error: { message, type: "invalid_request_error",
  * param, code } }` with HTTP `status` (400, or 404 for a model this server does not serve).
  */
-export interface RequestProblem {
-  status: number;
-  message: string;
-  param: string | null;
-  code: string;
+export class RequestProblem {
+  constructor(
+    readonly status: number,
+    readonly message: string,
+    readonly param: string | null,
+    readonly code: string,
+  ) {}
 }
 
 type FieldCheck = (value: unknown) => string | null;
@@ -76,6 +78,22 @@ const fieldChecks: Record<string, FieldCheck> = {
 
 const roles = ["system", "user", "assistant"] as const;
 
+/** A problem with HTTP status 400 (`invalid_value` unless said otherwise). */
+function bad(param: string | null, message: string, code = "invalid_value"): RequestProblem {
+  return new RequestProblem(400, message, param, code);
+}
+
+/** The body's fields, when it is a JSON object naming `name` or no model (404 for another model). */
+function bodyFor(body: unknown, name: string): Record<string, unknown> | RequestProblem {
+  if (body === null || typeof body !== "object" || Array.isArray(body))
+    return bad(null, "the body must be a JSON object", "invalid_type");
+  const fields = body as Record<string, unknown>;
+  if (fields.model === undefined || fields.model === null || fields.model === name) return fields;
+  if (typeof fields.model !== "string") return bad("model", "model must be a string", "invalid_type");
+  const message = `the model "${fields.model}" is not served here (it serves "${name}")`;
+  return new RequestProblem(404, message, "model", "model_not_found");
+}
+
 /**
  * Check a parsed request body for the model `name`: a problem naming the field, or the request with
  * defaults (temperature 1, top_p 1, n 1, `defaultMaxTokens`).
@@ -85,26 +103,8 @@ export function parseChatRequest(
   name: string,
   defaultMaxTokens: number,
 ): ChatRequest | RequestProblem {
-  const bad = (param: string | null, message: string, code = "invalid_value"): RequestProblem => ({
-    status: 400,
-    message,
-    param,
-    code,
-  });
-  if (body === null || typeof body !== "object" || Array.isArray(body))
-    return bad(null, "the body must be a JSON object", "invalid_type");
-  const fields = body as Record<string, unknown>;
-  if (fields.model !== undefined && fields.model !== null && fields.model !== name) {
-    if (typeof fields.model !== "string") return bad("model", "model must be a string", "invalid_type");
-    return {
-      ...bad(
-        "model",
-        `the model "${fields.model}" is not served here (it serves "${name}")`,
-        "model_not_found",
-      ),
-      status: 404,
-    };
-  }
+  const fields = bodyFor(body, name);
+  if (isProblem(fields)) return fields;
   const messages = messagesOf(fields.messages);
   if (typeof messages === "string") return bad("messages", messages);
   for (const [key, value] of Object.entries(fields)) {
@@ -147,24 +147,8 @@ export interface ScoreRequest {
  * `logprobs` 0–20 (default 0); anything else is refused by name.
  */
 export function parseScoreRequest(body: unknown, name: string): ScoreRequest | RequestProblem {
-  const bad = (param: string | null, message: string, code = "invalid_value"): RequestProblem => ({
-    status: 400,
-    message,
-    param,
-    code,
-  });
-  if (body === null || typeof body !== "object" || Array.isArray(body))
-    return bad(null, "the body must be a JSON object", "invalid_type");
-  const f = body as Record<string, unknown>;
-  if (f.model != null && f.model !== name)
-    return {
-      ...bad(
-        "model",
-        `the model "${String(f.model)}" is not served here (it serves "${name}")`,
-        "model_not_found",
-      ),
-      status: 404,
-    };
+  const f = bodyFor(body, name);
+  if (isProblem(f)) return f;
   if (typeof f.prompt !== "string" || f.prompt.length === 0)
     return bad("prompt", "prompt must be a non-empty string");
   if (f.echo !== true || f.max_tokens !== 0)
@@ -183,7 +167,7 @@ export function parseScoreRequest(body: unknown, name: string): ScoreRequest | R
 }
 
 export function isProblem<T extends object>(value: T | RequestProblem): value is RequestProblem {
-  return "status" in value;
+  return value instanceof RequestProblem;
 }
 
 /**

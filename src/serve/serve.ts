@@ -6,7 +6,7 @@ import { createTeacher, teacherFactories } from "../teachers/registry.ts";
 import { parseTeacherSpec, type TeacherSpec } from "../teachers/spec.ts";
 import type { Completion, Teacher, TokenLogprobs } from "../teachers/types.ts";
 import { UserError } from "../util/errors.ts";
-import { isProblem, parseChatRequest, parseScoreRequest } from "./request.ts";
+import { isProblem, parseChatRequest, parseScoreRequest, type RequestProblem } from "./request.ts";
 
 export interface ServeOptions {
   /** A model folder of the project's own, `gguf:<path>`, or any teacher spec. */
@@ -109,15 +109,7 @@ async function handle(
   }
   if (route === "/v1/completions") return scoreText(res, teacher, name, body);
   const request = parseChatRequest(body, name, defaultMaxTokens);
-  if (isProblem(request))
-    return sendError(
-      res,
-      request.status,
-      request.message,
-      "invalid_request_error",
-      request.param,
-      request.code,
-    );
+  if (isProblem(request)) return sendProblem(res, request);
 
   const created = Math.floor(Date.now() / 1000);
   const id = `chatcmpl-${created.toString(36)}${Math.random().toString(36).slice(2, 10)}`;
@@ -206,15 +198,7 @@ async function handle(
  */
 async function scoreText(res: ServerResponse, teacher: Teacher, name: string, body: unknown) {
   const request = parseScoreRequest(body, name);
-  if (isProblem(request))
-    return sendError(
-      res,
-      request.status,
-      request.message,
-      "invalid_request_error",
-      request.param,
-      request.code,
-    );
+  if (isProblem(request)) return sendProblem(res, request);
   if (!teacher.score)
     return sendError(
       res,
@@ -264,6 +248,10 @@ function usageOf(completions: Completion[]) {
 function sendJson(res: ServerResponse, status: number, value: unknown): void {
   res.writeHead(status, { "content-type": "application/json" });
   res.end(JSON.stringify(value));
+}
+
+function sendProblem(res: ServerResponse, p: RequestProblem): void {
+  sendError(res, p.status, p.message, "invalid_request_error", p.param, p.code);
 }
 
 function sendError(
