@@ -424,13 +424,18 @@ function attend(
   }
 }
 
-/** log-softmax of one row of logits, in float64 for accuracy. */
-export function logSoftmax(logits: Float32Array): Float64Array {
+/** log Σ exp(logits), shifted by the maximum so that nothing overflows. */
+export function logSumExp(logits: Float32Array): number {
   let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
   let sum = 0;
   for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
-  const lse = max + Math.log(sum);
+  return max + Math.log(sum);
+}
+
+/** log-softmax of one row of logits, in float64 for accuracy. */
+export function logSoftmax(logits: Float32Array): Float64Array {
+  const lse = logSumExp(logits);
   const out = new Float64Array(logits.length);
   for (let i = 0; i < logits.length; i++) out[i] = logits[i] - lse;
   return out;

@@ -1,4 +1,5 @@
 /** Choosing the next token from a row of logits: greedy, or sampled with temperature, top-k and top-p. */
+import { logSumExp } from "./forward.ts";
 import type { GenerateOptions } from "./generate.ts";
 import type { Rng } from "./rng.ts";
 
@@ -78,11 +79,7 @@ export interface TokenLogprob {
  * (before temperature and top-p), for the chosen token and the k most likely (k ≤ 20 in the API).
  */
 export function tokenLogprobs(logits: Float32Array, id: number, k: number): TokenLogprob {
-  let max = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
-  const lse = max + Math.log(sum);
+  const lse = logSumExp(logits);
   // insertion into a short list kept sorted, most likely first: O(V·k) at worst, no sort of the vocabulary
   const best: number[] = [];
   for (let i = 0; i < logits.length && k > 0; i++) {
