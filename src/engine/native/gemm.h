@@ -156,12 +156,12 @@ static inline float* scratch(std::vector<float>& v, size_t n) {
   return v.data();
 }
 
-// One thread's share: rows [i0, i1) of C for the current (jc, pc) block with B already packed.
+// The m rows of C for the current (jc, pc) block with B already packed, MC rows of A packed at a time.
 template <class K>
-static void macroRows(int i0, int i1, int nc, int kc, const float* a, long ars, long acs, const float* bp,
-                      float* c, long crs, bool add, float* ap) {
-  for (int ic = i0; ic < i1; ic += MC) {
-    const int mc = std::min(MC, i1 - ic);
+static void macroRows(int m, int nc, int kc, const float* a, long ars, long acs, const float* bp, float* c, long crs,
+                      bool add, float* ap) {
+  for (int ic = 0; ic < m; ic += MC) {
+    const int mc = std::min(MC, m - ic);
     for (int ir = 0; ir < mc; ir += K::MR)
       packA<K::MR>(std::min(K::MR, mc - ir), kc, a + (ic + ir) * ars, ars, acs, ap + ir * kc);
     for (int jr = 0; jr < nc; jr += K::NR) {
@@ -196,7 +196,7 @@ static void runSerial(int m, int n, int k, const float* a, long ars, long acs, c
       for (int q = 0; q * K::NR < nc; q++)
         packB<K::NR>(kc, std::min(K::NR, nc - q * K::NR), b + pc * brs + (jc + q * K::NR) * bcs, brs, bcs,
                      bp + (long)q * K::NR * kc);
-      macroRows<K>(0, m, nc, kc, a + pc * acs, ars, acs, bp, c + jc, crs, accumulate || pc > 0, ap);
+      macroRows<K>(m, nc, kc, a + pc * acs, ars, acs, bp, c + jc, crs, accumulate || pc > 0, ap);
     }
   }
 }
