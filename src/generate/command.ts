@@ -58,6 +58,10 @@ export const generateCommand = new Command("generate")
     "--instruction <mode>",
     "the template instruction after each problem: auto (as the model records it was trained; teachers get it), none, template",
   )
+  .option(
+    "--logprobs <k>",
+    "record each token's log-probability and its k most likely alternatives (0–20) in logprobs.jsonl beside the generations",
+  )
   .option("--recipe <file.yaml>", "read these options from a YAML recipe (flags override it)")
   .addOption(new Option("--quiet", "no progress output"))
   .action(async (flags: Record<string, unknown>) => {

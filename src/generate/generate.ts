@@ -90,6 +90,8 @@ export interface GenerateSummary {
   config: string;
   file: string;
   failedFile: string;
+  /** With `--logprobs`: the side file holding the teacher's log-probabilities of each candidate. */
+  logprobsFile?: string;
   /** Whether prompts carried the template instruction (`--instruction`, else what the model records). */
   instruction: InstructionMode;
   endpoints?: EndpointStats[];
@@ -115,6 +117,13 @@ export async function generate(
   const concurrency = runConcurrencyOf(options.teacher, options, options.concurrency);
   // made before planRun writes generate.json: a teacher that cannot be (a file that is no GGUF) leaves no trace
   const teacher = injected.teacher ?? openTeacher(options, resolveMarkers(options.markers), concurrency);
+  if (options.logprobs !== undefined && !teacher.givesLogprobs) {
+    await teacher.close?.();
+    throw new UserError(
+      `--logprobs: the teacher ${teacher.id} gives no log-probabilities; OpenAI-compatible endpoints and model folders do`,
+      { field: "logprobs" },
+    );
+  }
   // a student gets the prompt it was trained on; a teacher, the problem and the template instruction
   const prompting = await resolvePrompting(specOf(options.teacher), options.instruction);
   const plan = await planRun(options, injected.changedSettings)
@@ -140,6 +149,7 @@ export async function generate(
   }
   const summary = summarise(options, plan, run, started, prompting);
   writeRunInfo(options.out, { ...plan.info, summary });
+  if (run.refusal) throw run.refusal;
   return summary;
 }
 
@@ -188,6 +198,7 @@ function summarise(
     config: plan.config.id,
     file: plan.file,
     failedFile: plan.failedFile,
+    ...(plan.logprobsFile ? { logprobsFile: plan.logprobsFile } : {}),
     instruction: prompting.instruction,
     ...(run.pool ? { endpoints: run.pool.stats() } : {}),
   };

@@ -28,6 +28,8 @@ export interface RunIdentity {
   markers: TemplateMarkers;
   /** `i/n` when the run generates one shard of the prompts. */
   shard?: string;
+  /** `--logprobs K`: the teacher's top-K log-probabilities are recorded beside each candidate. */
+  logprobs?: number;
 }
 
 /** One configuration of a run folder and the files holding its candidates. */

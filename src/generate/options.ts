@@ -84,6 +84,11 @@ export const generateOptionsSchema = z
         z.enum(instructionOptions, { error: "must be auto, none or template" }),
       )
       .optional(),
+    /**
+     * Record each completion token's log-probability and its K most likely alternatives (0–20, OpenAI's
+     * `top_logprobs`) in `logprobs.jsonl` beside the generations: teachers that give them only.
+     */
+    logprobs: z.coerce.number().int().min(0).max(20).optional(),
     quiet: z.coerce.boolean().default(false),
   })
   .strict();

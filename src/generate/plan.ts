@@ -17,6 +17,7 @@ import {
   teacherModelOf,
   writeRunInfo,
 } from "./identity.ts";
+import { alignLogprobsFile, logprobsFileFor } from "./logprobsFile.ts";
 import type { Price, ResolvedGenerateOptions } from "./options.ts";
 
 /** One candidate to sample: a prompt and which of its `samplesPerPrompt` samples. */
@@ -33,6 +34,8 @@ export interface RunPlan {
   /** The configuration's generations file and failures file. */
   file: string;
   failedFile: string;
+  /** With `--logprobs`: the side file of the teacher's log-probabilities, aligned with `file`. */
+  logprobsFile?: string;
   /** Candidates not yet in the file, in prompt order. */
   jobs: Job[];
   /** Candidates already in the file from earlier runs. */
@@ -69,6 +72,7 @@ export async function planRun(options: ResolvedGenerateOptions, changedSettings?
     seed: options.seed,
     markers,
     ...(options.shard ? { shard: options.shard } : {}),
+    ...(options.logprobs === undefined ? {} : { logprobs: options.logprobs }),
   };
   if (options.shard) prompts = prompts.filter((p) => inShard(p.id, options.shard!));
   const { config, info } = resolveConfig(options.out, identity, options.newParams, changedSettings);
@@ -87,9 +91,34 @@ export async function planRun(options: ResolvedGenerateOptions, changedSettings?
   const failedFile = path.join(options.out, config.failed);
   const { done, onDisk } = await readDone(file, options.quiet);
   repairTornTail(failedFile);
+  const logprobsFile = options.logprobs === undefined ? undefined : logprobsFileFor(file);
+  if (logprobsFile) await alignSideFile(logprobsFile, done, options.quiet);
   const jobs = pendingJobs(prompts, options.samplesPerPrompt, done);
   const resumed = prompts.length * options.samplesPerPrompt - jobs.length;
-  return { markers, config, info, file, failedFile, jobs, resumed, onDisk, ...(price ? { price } : {}) };
+  return {
+    markers,
+    config,
+    info,
+    file,
+    failedFile,
+    ...(logprobsFile ? { logprobsFile } : {}),
+    jobs,
+    resumed,
+    onDisk,
+    ...(price ? { price } : {}),
+  };
+}
+
+/** The side file as its generations file left it; generations without a line are named, not resampled. */
+async function alignSideFile(file: string, done: Set<string>, quiet: boolean): Promise<void> {
+  const { dropped, missing } = await alignLogprobsFile(file, done);
+  if (quiet) return;
+  if (dropped > 0)
+    process.stderr.write(
+      `generate: dropped ${dropped} lines of ${file} whose candidates a kill left unwritten\n`,
+    );
+  if (missing > 0)
+    process.stderr.write(`generate: ${missing} candidates already generated have no line in ${file}\n`);
 }
 
 /** The candidates already in a generations file (after cutting a line torn by a kill) and what they cost. */

@@ -4,6 +4,7 @@ import type { Completion, Teacher } from "../teachers/types.ts";
 import { TeacherError } from "../teachers/types.ts";
 import { parseCompletion } from "../template/parse.ts";
 import { type ChatMessage, renderTeacherMessages } from "../template/render.ts";
+import { UserError } from "../util/errors.ts";
 import { BatchedJsonlAppender, JsonlAppender } from "../util/jsonl.ts";
 import { createProgress, type Progress } from "../util/progress.ts";
 import { hashSeed } from "../util/random.ts";
@@ -11,6 +12,7 @@ import { InFlight, RunStopped, sampleOnce } from "./attempt.ts";
 import { Budget } from "./budget.ts";
 import { FailureWatch, unreachablePatience } from "./failures.ts";
 import type { FailureRecord, GenerateSummary, GenerationRecord } from "./generate.ts";
+import { toLogprobsRecord } from "./logprobsFile.ts";
 import type { ResolvedGenerateOptions } from "./options.ts";
 import type { Job, RunPlan } from "./plan.ts";
 import { type Attempted, type RetryPolicy, withRetries } from "./retry.ts";
@@ -32,6 +34,8 @@ export class CandidateRun {
   stopReason?: string;
   /** Index of the next job to start; those from here on were never tried. */
   next = 0;
+  /** Set when a `--logprobs` run met a teacher that gives none: the run stops and `generate` throws it. */
+  refusal?: UserError;
   private busy = 0;
   // `stopping` ends retries and backoff waits; `inFlight.abortAll()` cuts requests when the grace ends
   private readonly stopping = new AbortController();
@@ -39,6 +43,8 @@ export class CandidateRun {
   private readonly inFlight: InFlight;
   private readonly policy: RetryPolicy;
   private readonly out: BatchedJsonlAppender;
+  /** The side file of log-probabilities; each line is written before its generation's (see alignLogprobsFile). */
+  private readonly side?: BatchedJsonlAppender;
   private readonly failures: JsonlAppender;
   private readonly progress: Progress;
 
@@ -65,6 +71,7 @@ export class CandidateRun {
       maxDelayMs: 60_000,
       signal: this.stopping.signal,
     };
+    if (plan.logprobsFile) this.side = new BatchedJsonlAppender(plan.logprobsFile);
     this.out = new BatchedJsonlAppender(plan.file);
     this.failures = new JsonlAppender(plan.failedFile);
     this.progress = createProgress("generate", plan.jobs.length, { quiet: options.quiet });
@@ -121,6 +128,7 @@ export class CandidateRun {
   async close(): Promise<void> {
     clearTimeout(this.graceTimer);
     this.progress.stop();
+    this.side?.close();
     this.out.close();
     this.failures.close();
     await this.teacher.close?.();
@@ -139,7 +147,7 @@ export class CandidateRun {
     this.totals.retries += Math.max(0, result.attempts - 1);
     const unreachable = result.value ? undefined : this.watch.exhausted(result.error);
     if (unreachable) this.stop("unreachable", unreachable);
-    if (result.value) this.written(this.toRecord({ prompt, index }, seed, result, sent));
+    if (result.value) this.written(this.toRecord({ prompt, index }, seed, result, sent), result.value);
     else if (unreachable || result.stopped || result.error instanceof RunStopped) {
       this.totals.abandoned++; // stopped mid-way: left for a re-run, recorded nowhere
       return;
@@ -149,13 +157,15 @@ export class CandidateRun {
 
   /** One request, its outcome shown to the failure watch (which may stop the run). */
   private async attempt(messages: ChatMessage[], seed: number, attempt: number): Promise<Completion> {
-    const { temperature, topP, maxTokens } = this.options;
-    const request = { messages, n: 1, temperature, topP, maxTokens, seed };
+    const { temperature, topP, maxTokens, logprobs } = this.options;
+    const request = { messages, n: 1, temperature, topP, maxTokens, seed, topLogprobs: logprobs };
     try {
       const [completion] = await sampleOnce(this.teacher, request, this.inFlight);
       this.watch.succeeded();
+      if (logprobs !== undefined && !completion.logprobs) this.refuse(noLogprobs(this.teacher.id));
       return completion;
     } catch (err) {
+      if (logprobs !== undefined && refusesLogprobs(err)) this.refuse(noLogprobs(this.teacher.id, err));
       if (!(err instanceof RunStopped) && !this.stopping.signal.aborted) {
         const unreachable = this.watch.failed(err, attempt);
         if (unreachable) this.stop("unreachable", unreachable);
@@ -165,7 +175,17 @@ export class CandidateRun {
     }
   }
 
-  private written(record: GenerationRecord): void {
+  /** A `--logprobs` run whose teacher gives none ends at once: every candidate would lack them. */
+  private refuse(refusal: UserError): never {
+    this.refusal ??= refusal;
+    this.stop("signal", refusal.message);
+    this.inFlight.abortAll(); // the rest would come back without them too
+    throw new RunStopped("signal");
+  }
+
+  private written(record: GenerationRecord, completion: Completion): void {
+    if (this.side && completion.logprobs)
+      this.side.write(toLogprobsRecord(record.prompt_id, record.sample_index, completion.logprobs));
     this.out.write(record);
     this.totals.written++;
     this.totals.promptTokens += record.usage.prompt_tokens;
@@ -242,6 +262,19 @@ export class CandidateRun {
     if (this.options.quiet) return;
     process.stderr.write(`${process.stderr.isTTY ? "\r\x1b[2K" : ""}generate: ${line}\n`);
   }
+}
+
+/** An endpoint's refusal of the logprobs fields themselves (DeepSeek's reasoner answers 400). */
+function refusesLogprobs(err: unknown): boolean {
+  return err instanceof TeacherError && err.status === 400 && /logprob/i.test(err.message);
+}
+
+function noLogprobs(teacher: string, err?: unknown): UserError {
+  const said = err instanceof Error ? ` (it answered: ${err.message})` : " (its answers carry none)";
+  return new UserError(
+    `--logprobs: the teacher ${teacher} does not return log-probabilities${said}; run without --logprobs, or use an endpoint that gives them (vLLM, SGLang, llama.cpp server, distill serve)`,
+    { field: "logprobs" },
+  );
 }
 
 /** The hard deadline of one request: `requestTimeout` seconds, else `timeoutMs`. */

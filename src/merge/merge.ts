@@ -14,6 +14,7 @@ import {
   readRunInfo,
   writeRunInfo,
 } from "../generate/identity.ts";
+import { type LogprobsRecord, logprobsFileFor } from "../generate/logprobsFile.ts";
 import { loadPrompts } from "../tasks/sources.ts";
 import { UserError } from "../util/errors.ts";
 import { JsonlAppender, readJsonl } from "../util/jsonl.ts";
@@ -67,11 +68,12 @@ export async function merge(input: MergeOptions): Promise<MergeSummary> {
   const { shards, missingShards } = checkShards(inputs);
   mkdirSync(out, { recursive: true });
   // a merge refused part-way (overlapping shards) takes back what it wrote, so nothing half-merged stays
-  const outputs = ["generations.jsonl", "failed.jsonl", "gaps.jsonl"]
+  const outputs = ["generations.jsonl", "failed.jsonl", "gaps.jsonl", "logprobs.jsonl"]
     .map((name) => path.join(out, name))
     .filter((file) => !existsSync(file));
   try {
     const { written, failures } = await copyCandidates(inputs, out);
+    if (inputs[0].config.identity.logprobs !== undefined) await copyLogprobs(inputs, written, out);
     const failed = writeUnresolvedFailures(failures, written, out);
     const identity: RunIdentity = { ...inputs[0].config.identity };
     delete identity.shard;
@@ -191,6 +193,29 @@ async function copyCandidates(
 }
 
 /** `<out>/failed.jsonl`: failures no later run resolved. Returns how many. */
+/**
+ * With `--logprobs` shards: their side files into `<out>/logprobs.jsonl`, one line per merged candidate
+ * (a shard killed and never resumed may hold lines of candidates it did not write: those are left out).
+ */
+async function copyLogprobs(inputs: Shard[], written: ReadonlySet<string>, out: string): Promise<void> {
+  const side = new JsonlAppender(path.join(out, "logprobs.jsonl"));
+  const copied = new Set<string>();
+  try {
+    for (const { dir, config } of inputs) {
+      const file = logprobsFileFor(path.join(dir, config.generations));
+      if (!existsSync(file)) continue;
+      for await (const { value } of readJsonl<LogprobsRecord>(file)) {
+        const k = candidateKey(value.prompt_id, value.sample_index);
+        if (!written.has(k) || copied.has(k)) continue;
+        copied.add(k);
+        side.write(value);
+      }
+    }
+  } finally {
+    side.close();
+  }
+}
+
 function writeUnresolvedFailures(
   failures: Map<string, FailureRecord>,
   written: Set<string>,

@@ -16,6 +16,7 @@ import {
   type SampleRequest,
   type Teacher,
   TeacherError,
+  type TokenLogprobs,
 } from "./types.ts";
 
 export interface OpenAITeacherOptions {
@@ -68,6 +69,8 @@ export function createOpenAITeacher(options: OpenAITeacherOptions): Teacher {
   const redact = (text: string) => (apiKey ? text.split(apiKey).join("[redacted]") : text);
   return {
     id: `openai:${options.model}@${options.baseURL}`,
+    // asked for, an endpoint may still return none (DeepSeek's reasoner): the caller checks each completion
+    givesLogprobs: true,
     async sample(request: SampleRequest): Promise<Completion[]> {
       const body = toRequestBody(options.model, request);
       try {
@@ -127,6 +130,7 @@ export function toRequestBody(model: string, request: SampleRequest): RequestBod
     max_tokens: request.maxTokens,
     n: request.n,
     ...(request.seed === undefined ? {} : { seed: request.seed }),
+    ...(request.topLogprobs === undefined ? {} : { logprobs: true, top_logprobs: request.topLogprobs }),
   };
 }
 
@@ -144,9 +148,11 @@ export function fromResponse(response: OpenAI.Chat.Completions.ChatCompletion): 
     };
     const text = message?.content ?? "";
     const reasoning = message?.reasoning_content ?? message?.reasoning ?? undefined;
+    const logprobs = logprobsOf(choice.logprobs);
     return {
       text,
       ...(reasoning ? { reasoning } : {}),
+      ...(logprobs ? { logprobs } : {}),
       finishReason: mapFinishReason(choice.finish_reason),
       usage: {
         promptTokens: response.usage?.prompt_tokens ?? 0,
@@ -172,6 +178,7 @@ async function streamOnce(
   onActivity?.();
   let text = "";
   let reasoning = "";
+  let logprobs: TokenLogprobs[] | undefined;
   let finish: string | null = null;
   let usage: OpenAI.CompletionUsage | undefined;
   for await (const chunk of stream) {
@@ -182,6 +189,8 @@ async function streamOnce(
       | undefined;
     text += delta?.content ?? "";
     reasoning += delta?.reasoning_content ?? delta?.reasoning ?? "";
+    const tokens = logprobsOf(choice?.logprobs);
+    if (tokens) logprobs = [...(logprobs ?? []), ...tokens];
     finish = choice?.finish_reason ?? finish;
     usage = chunk.usage ?? usage;
   }
@@ -189,12 +198,32 @@ async function streamOnce(
   return {
     text,
     ...(reasoning ? { reasoning } : {}),
+    ...(logprobs ? { logprobs } : {}),
     finishReason: mapFinishReason(finish),
     usage: {
       promptTokens: usage?.prompt_tokens ?? 0,
       completionTokens: usage?.completion_tokens ?? countTokens(text) + countTokens(reasoning),
     },
   };
+}
+
+/**
+ * A choice's (or a stream chunk's) `logprobs.content`, as OpenAI and vLLM shape it, or undefined where
+ * the endpoint sent none. Entries are kept as sent (vLLM's `token_id:N` tokens included); a missing
+ * `top_logprobs` or `bytes` becomes an empty list.
+ */
+function logprobsOf(field: unknown): TokenLogprobs[] | undefined {
+  const content = (field as { content?: unknown } | null | undefined)?.content;
+  if (!Array.isArray(content)) return undefined;
+  const entry = (e: { token?: unknown; logprob?: unknown; bytes?: unknown }) => ({
+    token: String(e?.token ?? ""),
+    logprob: typeof e?.logprob === "number" ? e.logprob : Number.NEGATIVE_INFINITY,
+    bytes: Array.isArray(e?.bytes) ? (e.bytes as number[]) : [],
+  });
+  return content.map((e) => ({
+    ...entry(e),
+    top_logprobs: Array.isArray(e?.top_logprobs) ? e.top_logprobs.map(entry) : [],
+  }));
 }
 
 function mapFinishReason(reason: string | null | undefined): FinishReason {

@@ -131,6 +131,7 @@ export function createTeacherPool(
 
   return {
     id: options.id ?? endpoints.map((e) => e.teacher.id).join(","),
+    givesLogprobs: endpoints.every((e) => e.teacher.givesLogprobs),
     async sample(request: SampleRequest): Promise<Completion[]> {
       const { endpoint, seq, reserved } = await acquire(request.signal);
       try {
