@@ -1,11 +1,12 @@
 /**
- * The LM head fused with masked cross-entropy, chunked over rows so the (rows, vocab) logits never exist
+ * The LM head fused with masked cross-entropy (or the distillation loss of distill.ts), chunked over rows so the (rows, vocab) logits never exist
  * whole: with Qwen's 151,936-token vocabulary, 2,048 rows of float32 logits and their gradient would take
  * 2.5 GB. Rows whose weight is 0 (prompt tokens, padding) are dropped before the head's product, so
  * prompt-masked SFT pays for the head only on the answer tokens. Backward recomputes each chunk's logits
  * (one extra head product) instead of keeping them.
  */
 import { allocBuffer, releaseBuffer, type Tape, Tensor } from "./autograd.ts";
+import { type DistillSettings, distillRows, type TeacherTopK } from "./distill.ts";
 import { getKernels } from "./kernels.ts";
 
 /**
@@ -22,6 +23,62 @@ export function linearCrossEntropy(
   chunk?: number,
 ): Tensor {
   const K = getKernels();
+  return linearLoss(g, h, w, targets, weights, normalizer, chunk, (live, V) => {
+    const tl = Int32Array.from(live, (r) => targets[r]!);
+    const wl = Float32Array.from(live, (r) => weights[r]!);
+    return (logits, r0, r, dl, scale) =>
+      K.crossEntropy(logits, tl.subarray(r0, r0 + r), wl.subarray(r0, r0 + r), r, V, dl, scale);
+  });
+}
+
+/**
+ * Σ_r w_r·(α·CE + (1 − α)·T²·D(teacher ‖ student)) / normalizer (src/engine/distill.ts) with the head fused
+ * in as linearCrossEntropy has it: the student learns from the teacher's top-K distribution at each row.
+ */
+export function linearDistillLoss(
+  g: Tape,
+  h: Tensor,
+  w: Tensor,
+  targets: Int32Array,
+  weights: Float32Array,
+  teacher: TeacherTopK,
+  settings: DistillSettings,
+  normalizer?: number,
+  chunk?: number,
+): Tensor {
+  return linearLoss(g, h, w, targets, weights, normalizer, chunk, (live, V) => {
+    return (logits, r0, r, dl, scale) =>
+      distillRows(logits, V, live.subarray(r0, r0 + r), targets, weights, teacher, settings, dl, scale);
+  });
+}
+
+/**
+ * The loss of one chunk: Σ over compact rows [r0, r0 + r) (their logits in `logits`, [r, V]) of w·loss;
+ * with `dlogits`, adds scale·w·∂loss/∂logits into it.
+ */
+type ChunkLoss = (
+  logits: Float32Array,
+  r0: number,
+  r: number,
+  dlogits: Float32Array | null,
+  scale: number,
+) => number;
+
+/**
+ * The head product h·Wᵀ fused with a row loss, chunked over the rows that carry weight (`live`, their
+ * indices into h); `chunkLoss(live, V)` makes the loss of a chunk of them.
+ */
+function linearLoss(
+  g: Tape,
+  h: Tensor,
+  w: Tensor,
+  targets: Int32Array,
+  weights: Float32Array,
+  normalizer: number | undefined,
+  chunk: number | undefined,
+  chunkLoss: (live: Int32Array, vocab: number) => ChunkLoss,
+): Tensor {
+  const K = getKernels();
   const C = h.shape[h.shape.length - 1]!;
   const rows = h.size / C;
   const V = w.size / C;
@@ -29,21 +86,21 @@ export function linearCrossEntropy(
     throw new Error(`linearCrossEntropy: head expects ${w.shape.at(-1)} features, h has ${C}`);
   if (targets.length !== rows || weights.length !== rows)
     throw new Error("linearCrossEntropy: one target per row");
-  // the rows that carry loss, and their targets/weights, compacted
-  const live: number[] = [];
+  // the rows that carry loss, compacted
+  const liveRows: number[] = [];
   let norm = 0;
   for (let r = 0; r < rows; r++) {
     if (weights[r] === 0) continue;
     if (targets[r]! < 0 || targets[r]! >= V)
       throw new Error(`linearCrossEntropy: target ${targets[r]} outside vocabulary of ${V}`);
-    live.push(r);
+    liveRows.push(r);
     norm += weights[r]!;
   }
   if (normalizer !== undefined) norm = normalizer;
   if (norm <= 0) norm = 1;
-  const n = live.length;
-  const tl = Int32Array.from(live, (r) => targets[r]!);
-  const wl = Float32Array.from(live, (r) => weights[r]!);
+  const n = liveRows.length;
+  const live = Int32Array.from(liveRows);
+  const loss = chunkLoss(live, V);
   const compact = n < rows;
   const hl = compact ? allocBuffer(n * C, false) : h.data;
   if (compact) for (let i = 0; i < n; i++) hl.set(h.data.subarray(live[i]! * C, live[i]! * C + C), i * C);
@@ -57,7 +114,7 @@ export function linearCrossEntropy(
   for (let r0 = 0; r0 < n; r0 += cs) {
     const r = Math.min(cs, n - r0);
     head(r0, r);
-    total += K.crossEntropy(logits, tl.subarray(r0, r0 + r), wl.subarray(r0, r0 + r), r, V, null, 0);
+    total += loss(logits, r0, r, null, 0);
   }
   const out = new Tensor(new Float32Array([total / norm]), []);
   const done = () => {
@@ -76,7 +133,7 @@ export function linearCrossEntropy(
       const r = Math.min(cs, n - r0);
       head(r0, r);
       dl.fill(0, 0, r * V);
-      K.crossEntropy(logits, tl.subarray(r0, r0 + r), wl.subarray(r0, r0 + r), r, V, dl, scale);
+      loss(logits, r0, r, dl, scale);
       // dh [r, C] += dl [r, V] · W [V, C] ; dW [V, C] += dlᵀ · h
       if (dhl) K.gemm(r, C, V, dl, 0, V, 1, w.data, 0, C, 1, dhl, r0 * C, C, true);
       if (w.requiresGrad) K.gemm(V, C, r, dl, 0, 1, V, hl, r0 * C, C, 1, w.gradBuffer(), 0, C, true);
