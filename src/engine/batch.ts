@@ -2,6 +2,7 @@
  * A training batch as the engine's ops see it: B rows of T tokens, flattened row-major to B*T, with
  * per-token loss weights and packed-document segments. The decoder that consumes it lives in src/model.
  */
+import type { TeacherTopK } from "./distill.ts";
 
 /** B sequences of T tokens, flattened row-major to B*T. */
 export interface Batch {
@@ -17,6 +18,8 @@ export interface Batch {
   segments?: Int32Array;
   /** RoPE positions [B*T]; default counts from 0 at the start of each row and each new segment. */
   positions?: Int32Array;
+  /** The teacher's top-K distribution at each target [B*T]: the loss distils from it (distill.ts). */
+  teacher?: TeacherTopK;
 }
 
 /** Default RoPE positions: 0, 1, 2… restarting at each row start and each segment change. */

@@ -11,8 +11,9 @@
 import { Tape, Tensor } from "../engine/autograd.ts";
 import { type Batch, defaultPositions, defaultSegments } from "../engine/batch.ts";
 import { checkpointed } from "../engine/checkpoint.ts";
+import type { DistillSettings } from "../engine/distill.ts";
 import type { LoraAdapters } from "../engine/lora.ts";
-import { linearCrossEntropy } from "../engine/loss.ts";
+import { linearCrossEntropy, linearDistillLoss } from "../engine/loss.ts";
 import {
   type AttentionShape,
   add,
@@ -53,6 +54,8 @@ export class TrainableDecoder {
    * first layers, because they are recomputed last, when the layers above have freed theirs.
    */
   checkpointedLayers = 0;
+  /** How batches that carry the teacher's distributions are learned from (`--kd topk`); unset: CE only. */
+  distill?: DistillSettings;
   private readonly rope: RopeTables;
 
   /**
@@ -167,12 +170,27 @@ export class TrainableDecoder {
     return biased;
   }
 
-  /** Masked mean cross-entropy of a batch as a scalar on tape g (normalizer: see ops.crossEntropy). */
+  /**
+   * Masked mean cross-entropy of a batch as a scalar on tape g (normalizer: see ops.crossEntropy); with
+   * `distill` set and a batch carrying the teacher's distributions, the distillation loss instead.
+   */
   forwardLoss(g: Tape, batch: Batch, normalizer?: number): Tensor {
     const weights = batch.weights ?? new Float32Array(batch.tokens.length).fill(1);
     // the head fused with the loss: no (B*T, V) logits, masked rows skipped (loss.ts)
     const hidden = this.forwardHidden(g, batch);
-    return linearCrossEntropy(g, hidden, this.p(this.headName()), batch.targets, weights, normalizer);
+    const head = this.p(this.headName());
+    if (this.distill && batch.teacher)
+      return linearDistillLoss(
+        g,
+        hidden,
+        head,
+        batch.targets,
+        weights,
+        batch.teacher,
+        this.distill,
+        normalizer,
+      );
+    return linearCrossEntropy(g, hidden, head, batch.targets, weights, normalizer);
   }
 
   /** Forward + backward of one (micro-)batch; gradients ADD into the parameters' grads. Returns the loss. */

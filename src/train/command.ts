@@ -42,6 +42,16 @@ export const trainCommand = new Command("train")
     "--checkpoint-activations [layers]",
     "keep only a decoder layer's input and recompute its activations in backward, for every layer or the first <layers>: less memory for one more forward of each (about a third more compute a step for all)",
   )
+  .option(
+    "--kd <kind>",
+    "topk: learn from the teacher's top-K distribution at each assistant token too (needs --teacher-logprobs)",
+  )
+  .option("--kd-alpha <a>", "with --kd: weight of the cross-entropy; 1 − a goes to the KL (default 0.5)")
+  .option("--kd-temperature <t>", "with --kd: temperature of the KL (default 1)")
+  .option(
+    "--teacher-logprobs <files...>",
+    "with --kd: the logprobs.jsonl files (or their generate folders) of `distill generate --logprobs` the rows came from",
+  )
   .option("--quiet", "no progress output")
   .action(async (flags: Record<string, unknown>) => {
     const options = resolveStageOptions(trainOptionsSchema, flags, "train");

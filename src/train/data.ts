@@ -1,6 +1,7 @@
 import type { TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { UserError } from "../util/errors.ts";
 import { readJsonl } from "../util/jsonl.ts";
+import type { ExampleTeacher } from "./teacherLogprobs.ts";
 
 /**
  * One tokenized conversation. `mask[i]` is 1 where token i belongs to the trained assistant turn
@@ -10,10 +11,14 @@ import { readJsonl } from "../util/jsonl.ts";
 export interface Example {
   ids: Int32Array;
   mask: Uint8Array;
+  /** With `--kd topk`: the teacher's distribution at its tokens (teacherLogprobs.ts). */
+  teacher?: ExampleTeacher;
 }
 
 export interface ChatRow {
   messages: { role: string; content: string }[];
+  /** The prompt the row answers (mix writes it), which joins it to the teacher's logprobs. */
+  prompt_id?: string;
 }
 
 /**
@@ -62,7 +67,10 @@ export function checkChatRow(value: Record<string, unknown>, file: string, line:
       field: "messages",
     });
   }
-  return { messages } as ChatRow;
+  const id = value.prompt_id;
+  return typeof id === "string" || typeof id === "number"
+    ? ({ messages, prompt_id: String(id) } as ChatRow)
+    : ({ messages } as ChatRow);
 }
 
 export function tokenizeConversation(

@@ -41,9 +41,34 @@ export const trainOptionsSchema = z
      * flag alone) every layer, N the first N. Less memory for one more forward of each such layer.
      */
     checkpointActivations: z.union([z.boolean(), z.coerce.number().int().min(0)]).default(false),
+    /**
+     * `topk`: learn from the teacher's top-K distribution at each assistant token too (the side files of
+     * `distill generate --logprobs`, `teacherLogprobs`): loss α·CE + (1 − α)·T²·KL (src/engine/distill.ts).
+     */
+    kd: z.enum(["topk"], { error: "must be topk" }).optional(),
+    /** The weight α of the cross-entropy on the teacher's sampled token (default 0.5). */
+    kdAlpha: z.coerce.number().min(0).max(1).default(0.5),
+    /** Temperature T of the divergence (default 1, where the top-K buckets are exact). */
+    kdTemperature: z.coerce.number().positive().default(1),
+    /** The `logprobs.jsonl` files (or the generate folders holding them) the rows were sampled with. */
+    teacherLogprobs: z.array(z.string()).default([]),
     quiet: z.coerce.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .superRefine((o, ctx) => {
+    if (o.kd && o.teacherLogprobs.length === 0)
+      ctx.addIssue({
+        code: "custom",
+        path: ["teacherLogprobs"],
+        message: "--kd topk needs --teacher-logprobs: the logprobs.jsonl of `distill generate --logprobs`",
+      });
+    if (!o.kd && o.teacherLogprobs.length > 0)
+      ctx.addIssue({
+        code: "custom",
+        path: ["kd"],
+        message: "--teacher-logprobs is read only with --kd topk",
+      });
+  });
 
 export type TrainOptions = z.input<typeof trainOptionsSchema>;
 

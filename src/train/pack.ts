@@ -1,4 +1,5 @@
 import type { Batch } from "../engine/batch.ts";
+import type { TeacherTopK } from "../engine/distill.ts";
 import type { Example } from "./data.ts";
 
 /**
@@ -21,6 +22,8 @@ export interface PackedRows {
   truncated: number;
   /** Non-padding tokens. */
   realTokens: number;
+  /** With `--kd topk`: the teacher's top-k at each target, (rows, context)·k. */
+  teacher?: TeacherTopK;
 }
 
 /**
@@ -73,6 +76,8 @@ export function packExamples(
   order: readonly number[],
   context: number,
   padId: number,
+  /** Alternatives per position of the examples' teacher distributions (0: none are packed). */
+  teacherK = 0,
 ): PackedRows {
   const { rows: rowsOf, truncated } = planRows(examples, order, context);
   const n = rowsOf.length * context;
@@ -80,6 +85,7 @@ export function packExamples(
   const targets = new Int32Array(n).fill(padId);
   const weights = new Float32Array(n);
   const segments = new Int32Array(n);
+  const teacher = teacherK > 0 ? emptyTeacher(n, teacherK) : undefined;
   let segment = 0;
   let realTokens = 0;
   for (const [r, items] of rowsOf.entries()) {
@@ -93,6 +99,8 @@ export function packExamples(
         if (j + 1 < length) {
           targets[at + j] = ids[j + 1];
           weights[at + j] = mask[j + 1];
+          // the distribution the next token was drawn from belongs to this target
+          if (teacher) copyTeacher(examples[example].teacher, j + 1, teacher, at + j);
         }
       }
       at += length;
@@ -102,7 +110,29 @@ export function packExamples(
     segment++;
     segments.fill(segment, at, (r + 1) * context);
   }
-  return { rows: rowsOf.length, context, tokens, targets, weights, segments, truncated, realTokens };
+  return {
+    rows: rowsOf.length,
+    context,
+    tokens,
+    targets,
+    weights,
+    segments,
+    truncated,
+    realTokens,
+    ...(teacher ? { teacher } : {}),
+  };
+}
+
+function emptyTeacher(n: number, k: number): TeacherTopK {
+  return { k, ids: new Int32Array(n * k).fill(-1), probs: new Float32Array(n * k), has: new Uint8Array(n) };
+}
+
+function copyTeacher(from: Example["teacher"], j: number, to: TeacherTopK, at: number): void {
+  if (!from?.has[j]) return;
+  const { k } = to;
+  to.has[at] = 1;
+  to.ids.set(from.ids.subarray(j * k, (j + 1) * k), at * k);
+  to.probs.set(from.probs.subarray(j * k, (j + 1) * k), at * k);
 }
 
 /** Rows [from, to) of a packing as one engine batch. */
@@ -116,5 +146,15 @@ export function batchOf(p: PackedRows, from: number, to: number): Batch {
     targets: p.targets.subarray(a, b),
     weights: p.weights.subarray(a, b),
     segments: p.segments.subarray(a, b),
+    ...(p.teacher
+      ? {
+          teacher: {
+            k: p.teacher.k,
+            ids: p.teacher.ids.subarray(a * p.teacher.k, b * p.teacher.k),
+            probs: p.teacher.probs.subarray(a * p.teacher.k, b * p.teacher.k),
+            has: p.teacher.has.subarray(a, b),
+          },
+        }
+      : {}),
   };
 }

@@ -26,6 +26,7 @@ import {
 import { batchOf, packExamples, planRows } from "./pack.ts";
 import { newModelConfig, parseNewModelSpec, presets } from "./presets.ts";
 import { learningRate } from "./schedule.ts";
+import { attachTeacherLogprobs, percent, type TeacherCoverage } from "./teacherLogprobs.ts";
 
 export interface TrainSummary {
   out: string;
@@ -39,6 +40,8 @@ export interface TrainSummary {
   tokensPerSecond: number;
   seconds: number;
   truncated: number;
+  /** With `--kd topk`: how much of the data the teacher's distributions covered. */
+  teacher?: TeacherCoverage;
 }
 
 /**
@@ -64,11 +67,12 @@ export async function train(
   const tokenizer = loadTokenizer(student.tokenizerDir);
   const context = Math.min(o.context, student.model.config.max_position_embeddings);
   const padId = tokenizer.padTokenId ?? tokenizer.tokenToId("<|endoftext|>") ?? 0;
-  const { examples, validation, prompting } = await loadTrainingData(o, tokenizer, student.model);
+  const { examples, validation, prompting, teacher } = await loadTrainingData(o, tokenizer, student.model);
   const recomputed = checkpointedLayers(o, student.model.config.num_hidden_layers);
   const plan = planSteps(o, examples, context, fittingTokens(o, student, context, recomputed));
   const decoder = new TrainableDecoder(student.model, student.lora?.adapters);
   decoder.checkpointedLayers = recomputed;
+  if (teacher) decoder.distill = { alpha: o.kdAlpha, temperature: o.kdTemperature, divergence: "forward" };
   const opt = new AdamW(decoder.params, {
     lr: plan.peak,
     weightDecay: o.weightDecay,
@@ -85,6 +89,7 @@ export async function train(
     validation,
     context,
     padId,
+    teacherK: teacher?.k ?? 0,
     checkpointDir,
     ...student,
   };
@@ -105,6 +110,7 @@ export async function train(
     tokensPerSecond: Math.round(result.trainTokens / Math.max(1e-3, result.runSeconds)),
     seconds: (Date.now() - started) / 1000,
     truncated: result.truncated,
+    ...(teacher ? { teacher } : {}),
   };
   writeFileSync(path.join(o.out, "train.json"), `${JSON.stringify({ options: o, summary }, null, 2)}\n`);
   return summary;
@@ -180,12 +186,27 @@ async function loadTrainingData(
   o: ResolvedTrainOptions,
   tokenizer: TextTokenizer,
   model: Model,
-): Promise<{ examples: Example[]; validation: Example[]; prompting: PromptRecord }> {
+): Promise<{
+  examples: Example[];
+  validation: Example[];
+  prompting: PromptRecord;
+  teacher?: TeacherCoverage;
+}> {
   const { examples, rows } = await loadExamples(o.data, tokenizer);
   const validationFile = o.validation ?? siblingValidation(o.data);
   const validation = validationFile ? (await loadExamples(validationFile, tokenizer)).examples : [];
   checkVocabulary([...examples, ...validation], model.config.vocab_size, o.data);
-  return { examples, validation, prompting: promptRecordOf(rows) };
+  const prompting = promptRecordOf(rows);
+  if (!o.kd) return { examples, validation, prompting };
+  const files = o.teacherLogprobs.map((f) =>
+    existsSync(f) && statSync(f).isDirectory() ? path.join(f, "logprobs.jsonl") : f,
+  );
+  const teacher = await attachTeacherLogprobs(files, rows, examples, tokenizer);
+  if (!o.quiet)
+    process.stderr.write(
+      `train: the teacher's top-${teacher.k} for ${percent(teacher.tokens, teacher.totalTokens)} of ${teacher.totalTokens.toLocaleString("en-US")} assistant tokens (${teacher.rows} of ${teacher.totalRows} rows matched); the rest learn from the cross-entropy alone\n`,
+    );
+  return { examples, validation, prompting, teacher };
 }
 
 /** Rows per step, steps per epoch (packing is deterministic per seed and epoch), the schedule's figures. */
@@ -272,6 +293,8 @@ interface TrainLoop extends Student {
   validation: Example[];
   context: number;
   padId: number;
+  /** Alternatives a position of the teacher's distributions (0 without --kd). */
+  teacherK: number;
   checkpointDir: string;
 }
 
@@ -315,7 +338,13 @@ async function runEpochs(
   let stopped = false;
   try {
     for (let epoch = loop.state.epoch; epoch < o.epochs && !stopped; epoch++) {
-      const packed = packExamples(loop.examples, plan.orderOf(epoch), loop.context, loop.padId);
+      const packed = packExamples(
+        loop.examples,
+        plan.orderOf(epoch),
+        loop.context,
+        loop.padId,
+        loop.teacherK,
+      );
       result.truncated = Math.max(result.truncated, packed.truncated);
       const firstStep = epoch === result.state.epoch ? result.state.stepInEpoch : 0;
       for (let s = firstStep; s < plan.stepsPerEpoch[epoch]; s++) {
