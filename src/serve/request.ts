@@ -136,34 +136,39 @@ export function parseChatRequest(
   };
 }
 
-/** A scoring request to `/v1/completions`: the text and how many alternatives a token. */
+/** A scoring request to `/v1/completions`: the text (or token ids), how many alternatives a token, and whether to add the next token. */
 export interface ScoreRequest {
-  prompt: string;
+  prompt: string | number[];
   logprobs: number;
+  /** `max_tokens: 1`: the model's most likely next token is scored and returned too (vLLM needs ≥ 1). */
+  next: boolean;
 }
 
 /**
- * `/v1/completions` serves scoring only: `prompt` (one string), `echo: true`, `max_tokens: 0`,
- * `logprobs` 0–20 (default 0); anything else is refused by name.
+ * `/v1/completions` serves scoring only: `prompt` (one string, or one list of token ids), `echo: true`,
+ * `max_tokens` 0 or 1 (the most likely next token after the text), `logprobs` 0–20 (default 0); anything
+ * else is refused by name.
  */
 export function parseScoreRequest(body: unknown, name: string): ScoreRequest | RequestProblem {
   const f = bodyFor(body, name);
   if (isProblem(f)) return f;
-  if (typeof f.prompt !== "string" || f.prompt.length === 0)
-    return bad("prompt", "prompt must be a non-empty string");
-  if (f.echo !== true || f.max_tokens !== 0)
+  const ids =
+    Array.isArray(f.prompt) && f.prompt.length > 0 && f.prompt.every((t) => Number.isInteger(t) && t >= 0);
+  if (!ids && (typeof f.prompt !== "string" || f.prompt.length === 0))
+    return bad("prompt", "prompt must be a non-empty string or a list of token ids");
+  if (f.echo !== true || (f.max_tokens !== 0 && f.max_tokens !== 1))
     return bad(
       f.echo !== true ? "echo" : "max_tokens",
-      "this server's /v1/completions scores text only: set echo: true and max_tokens: 0 (generate through /v1/chat/completions)",
+      "this server's /v1/completions scores text only: set echo: true and max_tokens: 0 (or 1 for the next token too; generate through /v1/chat/completions)",
       "unsupported_parameter",
     );
-  const allowed = new Set(["model", "prompt", "echo", "max_tokens", "logprobs", "user"]);
+  const allowed = new Set(["model", "prompt", "echo", "max_tokens", "logprobs", "user", "temperature"]);
   const extra = Object.keys(f).find((k) => !allowed.has(k) && f[k] != null);
   if (extra) return bad(extra, `unrecognized request argument supplied: ${extra}`, "unknown_parameter");
   const logprobs = f.logprobs ?? 0;
   const problem = integerIn(0, 20)(logprobs);
   if (problem) return bad("logprobs", `logprobs ${problem}; got ${JSON.stringify(f.logprobs)}`);
-  return { prompt: f.prompt, logprobs: logprobs as number };
+  return { prompt: f.prompt as string | number[], logprobs: logprobs as number, next: f.max_tokens === 1 };
 }
 
 export function isProblem<T extends object>(value: T | RequestProblem): value is RequestProblem {

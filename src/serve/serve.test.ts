@@ -11,6 +11,8 @@ import { Decoder } from "../model/forward.ts";
 import { generate as generateTokens } from "../model/generate.ts";
 import { loadModelOrAdapter } from "../model/loraFolder.ts";
 import { scoreContinuation } from "../model/score.ts";
+import { createLocalModelTeacher } from "../teachers/local.ts";
+import { createOpenAITeacher } from "../teachers/openai.ts";
 import { loadTokenizer } from "../tokenizer/tokenizer.ts";
 import { UserError } from "../util/errors.ts";
 import { type RunningServer, serve } from "./serve.ts";
@@ -71,6 +73,39 @@ describe("distill serve", () => {
     assert.equal(usage?.completion_tokens, plain.usage!.completion_tokens);
     // token by token, not the whole text at the end (a token that splits a character waits for the next)
     assert.ok(pieces > 1 && pieces <= plain.usage!.completion_tokens, `${pieces} pieces`);
+  });
+
+  it("scores token ids and the next token, for the openai: teacher as for vLLM (max_tokens 1)", async () => {
+    const local = createLocalModelTeacher(modelDir);
+    const remote = createOpenAITeacher({ model: "tiny", baseURL: running.url });
+    const { tokenizerDir } = loadModelOrAdapter(modelDir);
+    const tokenizer = loadTokenizer(tokenizerDir);
+    const ids = tokenizer.encode(
+      "<|im_start|>user\nSolve for x: 2x = 6<|im_end|>\n<|im_start|>assistant\n<think>",
+    );
+    try {
+      const want = await local.score!(ids, 3, { next: true });
+      assert.equal(want.length, ids.length + 1);
+      for (const input of [ids, tokenizer.decode(ids)]) {
+        const got = await remote.score!(input, 3, { next: true });
+        assert.equal(got.length, want.length);
+        for (const [i, w] of want.entries()) {
+          const g = got[i]!;
+          assert.equal(g.token, w.token);
+          if (w.logprob === null) assert.equal(g.logprob, null);
+          else {
+            assert.ok(Math.abs(g.logprob! - w.logprob) < 1e-6, `token ${i}`);
+            const alternatives = "top_logprobs" in g ? g.top_logprobs.map((a) => a.token) : [];
+            // keyed by text, the legacy shape keeps one of two tokens that decode alike (split characters)
+            const texts = "top_logprobs" in w ? [...new Set(w.top_logprobs.map((a) => a.token))] : [];
+            assert.deepEqual(alternatives, texts);
+          }
+        }
+        assert.equal((await remote.score!(input, 2)).length, ids.length);
+      }
+    } finally {
+      await remote.close?.();
+    }
   });
 
   it("returns logprobs and top_logprobs as the model computes them, plain and streamed, and scores text", async () => {

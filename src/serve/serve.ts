@@ -192,7 +192,7 @@ async function handle(
 }
 
 /**
- * `POST /v1/completions` with `echo: true, max_tokens: 0` scores a text the model did not write (what
+ * `POST /v1/completions` with `echo: true, max_tokens: 0` (or 1, and the next token) scores a text or token ids the model did not write (what
  * on-policy distillation asks of a teacher): the legacy completions shape, as OpenAI's API and vLLM give
  * it — `logprobs: { tokens, token_logprobs (the first null), top_logprobs, text_offset }`.
  */
@@ -208,7 +208,8 @@ async function scoreText(res: ServerResponse, teacher: Teacher, name: string, bo
       "echo",
       "unsupported_parameter",
     );
-  const scored = await teacher.score(request.prompt, request.logprobs);
+  const scored = await teacher.score(request.prompt, request.logprobs, { next: request.next });
+  const promptTokens = scored.length - (request.next ? 1 : 0);
   const offsets: number[] = [];
   let at = 0;
   for (const t of scored) {
@@ -223,20 +224,36 @@ async function scoreText(res: ServerResponse, teacher: Teacher, name: string, bo
     choices: [
       {
         index: 0,
-        text: request.prompt,
+        // the text as given (a token alone may hold half a character), and the next token after it
+        text:
+          typeof request.prompt === "string"
+            ? `${request.prompt}${request.next ? scored.at(-1)!.token : ""}`
+            : scored.map((t) => t.token).join(""),
         logprobs: {
           tokens: scored.map((t) => t.token),
           token_logprobs: scored.map((t) => t.logprob),
-          top_logprobs: scored.map((t) =>
-            "top_logprobs" in t ? Object.fromEntries(t.top_logprobs.map((a) => [a.token, a.logprob])) : null,
-          ),
+          top_logprobs: scored.map((t) => ("top_logprobs" in t ? byText(t.top_logprobs) : null)),
           text_offset: offsets,
         },
         finish_reason: "length",
       },
     ],
-    usage: { prompt_tokens: scored.length, completion_tokens: 0, total_tokens: scored.length },
+    usage: {
+      prompt_tokens: promptTokens,
+      completion_tokens: scored.length - promptTokens,
+      total_tokens: scored.length,
+    },
   });
+}
+
+/**
+ * The legacy shape's alternatives: an object keyed by token text, where two tokens of one text (pieces of
+ * characters, both "\uFFFD") can only be one entry — the more likely.
+ */
+function byText(alternatives: { token: string; logprob: number }[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const a of alternatives) if (!(a.token in out)) out[a.token] = a.logprob;
+  return out;
 }
 
 function usageOf(completions: Completion[]) {

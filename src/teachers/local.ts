@@ -3,11 +3,11 @@ import path from "node:path";
 import { ContinuousBatcher } from "../model/batchDecoder.ts";
 import { Decoder } from "../model/forward.ts";
 import { isAdapterFolder, loadModelOrAdapter } from "../model/loraFolder.ts";
-import { type TokenLogprob, tokenLogprobs } from "../model/sampling.ts";
+import { argmax, type TokenLogprob, tokenLogprobs } from "../model/sampling.ts";
 import { loadStopTokens } from "../model/stopTokens.ts";
 import { loadTokenizer, type TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { UserError } from "../util/errors.ts";
-import type { Completion, SampleRequest, Teacher, TokenLogprobs } from "./types.ts";
+import type { Completion, SampleRequest, ScoredToken, Teacher, TokenLogprobs } from "./types.ts";
 
 /**
  * A model folder of the project's own (what `distill train` writes: config.json, model.safetensors,
@@ -35,20 +35,28 @@ export function createLocalModelTeacher(dir: string, options: { sequences?: numb
   return {
     id: `model:${dir}`,
     givesLogprobs: true,
-    async score(text, topLogprobs) {
-      const ids = tokenizer.encode(text);
+    async score(input, topLogprobs, options = {}) {
+      const ids = typeof input === "string" ? tokenizer.encode(input) : [...input];
+      const V = decoder.dims.vocab;
       if (ids.length > decoder.maxPositions)
         throw new UserError(
           `the text is ${ids.length} tokens, longer than the model's ${decoder.maxPositions}`,
         );
+      const outside = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= V);
+      if (outside !== undefined)
+        throw new UserError(`token id ${outside} is outside the model's vocabulary (${V})`);
       if (ids.length === 0) return [];
       const logits = decoder.logits(ids);
-      const V = decoder.dims.vocab;
-      return ids.map((id, i) =>
+      const scored: ScoredToken[] = ids.map((id, i) =>
         i === 0
           ? { token: tokenizer.decode([id]), logprob: null }
           : logprobsOf(tokenLogprobs(logits.subarray((i - 1) * V, i * V), id, topLogprobs)),
       );
+      if (options.next) {
+        const last = logits.subarray((ids.length - 1) * V, ids.length * V);
+        scored.push(logprobsOf(tokenLogprobs(last, argmax(last), topLogprobs)));
+      }
+      return scored;
     },
     async sample(request: SampleRequest): Promise<Completion[]> {
       const prompt = tokenizer.encode(

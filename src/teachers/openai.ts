@@ -14,6 +14,7 @@ import {
   type FinishReason,
   isRetryableStatus,
   type SampleRequest,
+  type ScoredToken,
   type Teacher,
   TeacherError,
   type TokenLogprobs,
@@ -60,6 +61,8 @@ export function createOpenAITeacher(options: OpenAITeacherOptions): Teacher {
   // what the client sends on a non-streaming call, less its telemetry (x-stainless-*) headers
   const endpoint = new URL(options.baseURL);
   endpoint.pathname = `${endpoint.pathname.replace(/\/+$/, "")}/chat/completions`;
+  const scoreEndpoint = new URL(options.baseURL);
+  scoreEndpoint.pathname = `${scoreEndpoint.pathname.replace(/\/+$/, "")}/completions`;
   const headers = {
     "content-type": "application/json",
     accept: "application/json",
@@ -83,6 +86,25 @@ export function createOpenAITeacher(options: OpenAITeacherOptions): Teacher {
           throw fromTransportError(err, request.signal);
         }
         return fromResponse(parseReply(reply));
+      } catch (err) {
+        throw toTeacherError(err, redact);
+      }
+    },
+    async score(input, topLogprobs, scoring = {}) {
+      const body = scoreRequestBody(options.model, input, topLogprobs);
+      try {
+        let reply: HttpReply;
+        try {
+          reply = await httpPost(agents, scoreEndpoint, JSON.stringify(body), headers, { timeoutMs });
+        } catch (err) {
+          throw fromTransportError(err, undefined);
+        }
+        const response = parseReply(reply) as unknown as LegacyCompletion;
+        const scored = fromScoreResponse(response);
+        // vLLM scores only with max_tokens ≥ 1: what it adds after the prompt's tokens is the `next` entry
+        const promptTokens =
+          typeof input === "string" ? (response.usage?.prompt_tokens ?? scored.length - 1) : input.length;
+        return scored.slice(0, promptTokens + (scoring.next ? 1 : 0));
       } catch (err) {
         throw toTeacherError(err, redact);
       }
@@ -132,6 +154,52 @@ export function toRequestBody(model: string, request: SampleRequest): RequestBod
     ...(request.seed === undefined ? {} : { seed: request.seed }),
     ...(request.topLogprobs === undefined ? {} : { logprobs: true, top_logprobs: request.topLogprobs }),
   };
+}
+
+/**
+ * Scoring through the legacy completions API, as vLLM, SGLang and `distill serve` document it: the text
+ * (or token ids) echoed with each token's log-probability and `logprobs` alternatives, greedy, with the
+ * one generated token vLLM insists on (`max_tokens` ≥ 1).
+ */
+export function scoreRequestBody(model: string, input: string | readonly number[], topLogprobs: number) {
+  return {
+    model,
+    prompt: typeof input === "string" ? input : [...input],
+    echo: true,
+    max_tokens: 1,
+    temperature: 0,
+    logprobs: topLogprobs,
+  };
+}
+
+/** The legacy completions response fields scoring reads. */
+interface LegacyCompletion {
+  usage?: { prompt_tokens?: number };
+  choices?: {
+    logprobs?: {
+      tokens?: string[];
+      token_logprobs?: (number | null)[];
+      top_logprobs?: (Record<string, number> | null)[] | null;
+    } | null;
+  }[];
+}
+
+/**
+ * A scoring response → one entry a token (the first without a log-probability). Alternatives come as
+ * an object keyed by token text, so they carry no bytes; most likely first.
+ */
+export function fromScoreResponse(response: LegacyCompletion): ScoredToken[] {
+  const logprobs = response?.choices?.[0]?.logprobs;
+  if (!logprobs || !Array.isArray(logprobs.tokens) || !Array.isArray(logprobs.token_logprobs))
+    throw new TeacherError("malformed response: no logprobs.tokens to score with", true);
+  return logprobs.tokens.map((token, i) => {
+    const logprob = logprobs.token_logprobs![i];
+    if (logprob === null || logprob === undefined) return { token, logprob: null };
+    const top = Object.entries(logprobs.top_logprobs?.[i] ?? {})
+      .sort(([, a], [, b]) => b - a)
+      .map(([text, lp]) => ({ token: text, logprob: lp, bytes: [] }));
+    return { token, logprob, bytes: [], top_logprobs: top };
+  });
 }
 
 /** Provider response → completions. Pure; a response without choices is malformed (retryable). */

@@ -42,6 +42,9 @@ export interface TokenLogprobs {
   top_logprobs: { token: string; logprob: number; bytes: number[] }[];
 }
 
+/** A scored token: the first of a text has no log-probability (nothing comes before it). */
+export type ScoredToken = TokenLogprobs | { token: string; logprob: null };
+
 export type FinishReason = "stop" | "length" | "content_filter" | "tool_calls" | "other";
 
 export interface Completion {
@@ -64,10 +67,16 @@ export interface Teacher {
   /** Whether `sample` honours `topLogprobs` (a model folder does). */
   readonly givesLogprobs?: boolean;
   /**
-   * Scores a text the teacher did not write: every token's log-probability given the tokens before it
-   * (the first has none) and `topLogprobs` alternatives. Teachers that cannot leave it out.
+   * Scores a text the teacher did not write — or token ids of its vocabulary, which a student that shares
+   * it sampled: every token's log-probability given the tokens before it (the first has none) and
+   * `topLogprobs` alternatives; with `next`, one entry more, the most likely token after the last (what
+   * vLLM's echo scoring returns, as it needs `max_tokens` ≥ 1). Teachers that cannot leave it out.
    */
-  score?(text: string, topLogprobs: number): Promise<(TokenLogprobs | { token: string; logprob: null })[]>;
+  score?(
+    input: string | readonly number[],
+    topLogprobs: number,
+    options?: { next?: boolean },
+  ): Promise<ScoredToken[]>;
   /** Release models, sockets, workers. */
   close?(): Promise<void>;
 }
