@@ -6,7 +6,8 @@ import { UserError } from "../util/errors.ts";
 /** Every option of `distill train`, shared by flags and YAML recipes. */
 export const trainOptionsSchema = z
   .object({
-    data: z.string({ error: "is required: a train.jsonl in Hugging Face chat format" }).min(1),
+    /** Chat rows to learn from (required, but with --on-policy, where they are the supervised share). */
+    data: z.string().min(1).optional(),
     validation: z.string().optional(),
     init: z.string({ error: "is required: a model folder or new:<preset>" }).min(1),
     out: z.string({ error: "is required: the output folder" }).min(1),
@@ -52,10 +53,49 @@ export const trainOptionsSchema = z
     kdTemperature: z.coerce.number().positive().default(1),
     /** The `logprobs.jsonl` files (or the generate folders holding them) the rows were sampled with. */
     teacherLogprobs: z.array(z.string()).default([]),
+    /**
+     * On-policy distillation: each step the student samples completions of `promptsPerStep` prompts, the
+     * `teacher` scores every token of them, and the student minimises the reverse KL to the teacher's top-K
+     * on its own tokens (onPolicy.ts). `--max-steps` steps (default: one pass over the prompts).
+     */
+    onPolicy: z.coerce.boolean().default(false),
+    /** The teacher that scores the student's tokens (a model folder, or openai:<model>@<url> that scores). */
+    teacher: z.string().min(1).optional(),
+    /** The prompts the student answers on-policy (a prompt source, as generate takes). */
+    prompts: z.string().min(1).optional(),
+    promptsPerStep: z.coerce.number().int().min(1).default(8),
+    /** Most tokens the student writes an answer on-policy. */
+    maxTokens: z.coerce.number().int().min(1).default(256),
+    /** The student's sampling temperature on-policy. */
+    temperature: z.coerce.number().min(0).max(2).default(1),
+    /** Alternatives a token the teacher is asked for on-policy (0–20). */
+    kdTopK: z.coerce.number().int().min(0).max(20).default(20),
+    /** Of the steps, the share that is on-policy; the rest are supervised on `data` (GKD's λ). */
+    onPolicyShare: z.coerce.number().min(0).max(1).default(1),
+    promptField: z.string().optional(),
+    answerField: z.string().optional(),
+    idField: z.string().optional(),
     quiet: z.coerce.boolean().default(false),
   })
   .strict()
   .superRefine((o, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+    if (!o.data && !o.onPolicy)
+      issue("data", "is required: a train.jsonl in Hugging Face chat format (or --on-policy with --prompts)");
+    if (o.onPolicy && !o.teacher)
+      issue("teacher", "--on-policy needs --teacher: the model that scores the student's tokens");
+    if (o.onPolicy && !o.prompts) issue("prompts", "--on-policy needs --prompts: what the student answers");
+    if (o.onPolicy && o.onPolicyShare < 1 && !o.data)
+      issue("data", "--on-policy-share below 1 needs --data: the rows of the supervised steps");
+    if (o.onPolicy && o.kd)
+      issue("kd", "--kd topk and --on-policy are two ways of learning from the teacher: choose one");
+    if (o.onPolicy && o.lora !== undefined)
+      issue("lora", "--on-policy trains all the student's weights (LoRA is not supported yet)");
+    if (o.onPolicy && o.init.startsWith("new:"))
+      issue(
+        "init",
+        "--on-policy starts from a student that already writes: a model folder, not new:<preset>",
+      );
     if (o.kd && o.teacherLogprobs.length === 0)
       ctx.addIssue({
         code: "custom",

@@ -3,19 +3,18 @@ import path from "node:path";
 import { AdamW } from "../engine/optim.ts";
 import { trainStep } from "../engine/step.ts";
 import { modelDims } from "../model/config.ts";
-import { loadModelFolder, saveModelFolder } from "../model/hfFolder.ts";
+import { saveModelFolder } from "../model/hfFolder.ts";
 import { type Model, parameterCount } from "../model/model.ts";
 import { type PromptRecord, promptRecordOf, writePromptRecord } from "../model/promptRecord.ts";
-import { initParams, TrainableDecoder } from "../model/trainable.ts";
-import { chatmlTemplate, trainBpeTokenizer } from "../tokenizer/bpeTrainer.ts";
-import { loadTokenizer, type TextTokenizer, writeTokenizerFiles } from "../tokenizer/tokenizer.ts";
+import { TrainableDecoder } from "../model/trainable.ts";
+import { loadTokenizer, type TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { UserError } from "../util/errors.ts";
-import { JsonlAppender, readJsonl } from "../util/jsonl.ts";
+import { JsonlAppender } from "../util/jsonl.ts";
 import { createProgress } from "../util/progress.ts";
 import { hashSeed, seededRandom, shuffle } from "../util/random.ts";
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint.ts";
-import { checkChatRow, type Example, loadExamples } from "./data.ts";
-import { type LoraRun, loraRun, saveAdapters } from "./lora.ts";
+import { hasCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint.ts";
+import { type Example, loadExamples } from "./data.ts";
+import { saveAdapters } from "./lora.ts";
 import { fittingMicroBatchTokens } from "./memory.ts";
 import {
   checkpointedLayers,
@@ -24,8 +23,8 @@ import {
   trainOptionsSchema,
 } from "./options.ts";
 import { batchOf, packExamples, planRows } from "./pack.ts";
-import { newModelConfig, parseNewModelSpec, presets } from "./presets.ts";
 import { learningRate } from "./schedule.ts";
+import { declaredLayers, initStudent, resumeStudent, type Student } from "./student.ts";
 import { attachTeacherLogprobs, percent, type TeacherCoverage } from "./teacherLogprobs.ts";
 
 export interface TrainSummary {
@@ -116,72 +115,6 @@ export async function train(
   return summary;
 }
 
-/** The student, its tokenizer's folder, where training stands and how to restore the optimizer. */
-interface Student {
-  model: Model;
-  tokenizerDir: string;
-  state: TrainerState;
-  restore?: (opt: AdamW) => void;
-  /** With --lora: the adapters trained on the frozen `model`. */
-  lora?: LoraRun;
-}
-
-const freshState: TrainerState = { step: 0, epoch: 0, stepInEpoch: 0, elapsedSeconds: 0 };
-
-function resumeStudent(checkpointDir: string, o: ResolvedTrainOptions): Student {
-  const { model, state, restore, adapter } = loadCheckpoint(checkpointDir);
-  const resumed = { adapter, dir: checkpointDir };
-  const lora = loraRun({ spec: o.lora, init: o.init, model, seed: o.seed, checkpoint: resumed });
-  return { model, state, restore, lora, tokenizerDir: checkpointDir };
-}
-
-/** The student's decoder layers as its preset or config.json declares them, when they can be read. */
-function declaredLayers(init: string): number | undefined {
-  if (init.startsWith("new:")) {
-    const spec = parseNewModelSpec(init);
-    return spec.overrides.layers ?? presets[spec.preset]?.layers;
-  }
-  try {
-    const layers = JSON.parse(readFileSync(path.join(init, "config.json"), "utf8")).num_hidden_layers;
-    return Number.isInteger(layers) ? layers : undefined;
-  } catch {
-    return undefined; // loading the folder says what is wrong with it
-  }
-}
-
-/** `new:<preset>`: random weights over a tokenizer given or trained on the data; else an HF folder. */
-async function initStudent(o: ResolvedTrainOptions): Promise<Student> {
-  if (!o.init.startsWith("new:")) {
-    if (!existsSync(path.join(o.init, "config.json")))
-      throw new UserError("not a model folder (no config.json)", { file: o.init });
-    const model = loadModelFolder(o.init);
-    const lora = loraRun({ spec: o.lora, init: o.init, model, seed: o.seed });
-    return { model, lora, tokenizerDir: o.init, state: freshState };
-  }
-  if (o.lora !== undefined)
-    throw new UserError("--lora adapts a pretrained model; a new:<preset> student trains all its weights", {
-      field: "lora",
-    });
-  const spec = parseNewModelSpec(o.init);
-  const tokenizerDir = o.tokenizer ?? (await trainTokenizerFor(o, spec.vocab));
-  const tokenizer = loadTokenizer(tokenizerDir);
-  const id = (t: string) => {
-    const found = tokenizer.tokenToId(t);
-    if (found === undefined) throw new UserError(`the tokenizer has no "${t}" token`, { file: tokenizerDir });
-    return found;
-  };
-  const config = newModelConfig(
-    { ...spec, context: Math.max(spec.context, o.context) },
-    {
-      vocabSize: tokenizer.vocabSize,
-      bos: id("<|endoftext|>"),
-      eos: id("<|im_end|>"),
-      pad: id("<|endoftext|>"),
-    },
-  );
-  return { model: initParams(config, o.seed), tokenizerDir, state: freshState };
-}
-
 async function loadTrainingData(
   o: ResolvedTrainOptions,
   tokenizer: TextTokenizer,
@@ -192,10 +125,11 @@ async function loadTrainingData(
   prompting: PromptRecord;
   teacher?: TeacherCoverage;
 }> {
-  const { examples, rows } = await loadExamples(o.data, tokenizer);
-  const validationFile = o.validation ?? siblingValidation(o.data);
+  const data = o.data!; // the options require it unless --on-policy, which loads its own
+  const { examples, rows } = await loadExamples(data, tokenizer);
+  const validationFile = o.validation ?? siblingValidation(data);
   const validation = validationFile ? (await loadExamples(validationFile, tokenizer)).examples : [];
-  checkVocabulary([...examples, ...validation], model.config.vocab_size, o.data);
+  checkVocabulary([...examples, ...validation], model.config.vocab_size, data);
   const prompting = promptRecordOf(rows);
   if (!o.kd) return { examples, validation, prompting };
   const files = o.teacherLogprobs.map((f) =>
@@ -445,24 +379,6 @@ export function evaluateLoss(
     weight += w;
   }
   return weight > 0 ? sum / weight : Number.NaN;
-}
-
-/** A new student's tokenizer: byte-level BPE trained on the conversations it will learn from. */
-async function trainTokenizerFor(o: ResolvedTrainOptions, vocabSize: number): Promise<string> {
-  const texts: string[] = [];
-  for (const file of [o.data, ...o.tokenizerCorpus]) {
-    for await (const { value, line } of readJsonl(file)) {
-      const row = checkChatRow(value, file, line);
-      for (const m of row.messages) texts.push(m.content);
-    }
-  }
-  const trained = trainBpeTokenizer(texts, { vocabSize });
-  const dir = path.join(o.out, "tokenizer");
-  writeTokenizerFiles(dir, trained);
-  // sanity: the chat template every new student uses is ChatML, like Qwen's
-  if (loadTokenizer(dir).chatTemplate !== chatmlTemplate)
-    throw new Error("trained tokenizer lacks the ChatML template");
-  return dir;
 }
 
 function siblingValidation(data: string): string | undefined {
