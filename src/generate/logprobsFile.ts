@@ -51,7 +51,8 @@ export function toLogprobsRecord(
 const tokenIdPattern = /^token_id:(\d+)$/;
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
-function tokenRef(entry: { token: string; bytes: number[] }): TokenRef {
+/** A token as the side file keeps it (see LogprobsRecord). */
+export function tokenRef(entry: { token: string; bytes: number[] }): TokenRef {
   const id = tokenIdPattern.exec(entry.token);
   if (id) return { id: Number(id[1]) };
   if (entry.bytes.length === 0) return entry.token;

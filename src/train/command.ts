@@ -6,7 +6,7 @@ import { refuseTrainedOut, trainOptionsSchema } from "./options.ts";
 
 export const trainCommand = new Command("train")
   .description(
-    "supervised fine-tuning of a student on chat rows (loss on the assistant's tokens) → <out>/ (HF folder)",
+    "supervised fine-tuning of a student on chat rows (loss on the assistant's tokens; --kd topk: on the teacher's probabilities too; --on-policy: on its own answers, graded by the teacher) → <out>/ (HF folder)",
   )
   .option(
     "--data <train.jsonl>",
@@ -51,6 +51,26 @@ export const trainCommand = new Command("train")
   .option(
     "--teacher-logprobs <files...>",
     "with --kd: the logprobs.jsonl files (or their generate folders) of `distill generate --logprobs` the rows came from",
+  )
+  .option(
+    "--on-policy",
+    "on-policy distillation: the student answers --prompts, --teacher scores each of its tokens, the student minimises the reverse KL to the teacher's top-K",
+  )
+  .option(
+    "--teacher <spec>",
+    "with --on-policy: a model folder, or openai:<model>@<url> of a server that scores (vLLM, distill serve)",
+  )
+  .option("--prompts <source>", "with --on-policy: the prompts the student answers (as generate takes them)")
+  .option("--prompts-per-step <n>", "with --on-policy: answers a step (default 8)")
+  .option("--max-tokens <n>", "with --on-policy: most tokens an answer (default 256)")
+  .option("--temperature <t>", "with --on-policy: the student's sampling temperature (default 1)")
+  .option(
+    "--kd-top-k <k>",
+    "with --on-policy: alternatives a token the teacher is asked for (0–20, default 20)",
+  )
+  .option(
+    "--on-policy-share <λ>",
+    "with --on-policy: the share of steps that are on-policy; the rest are supervised on --data (default 1)",
   )
   .option("--quiet", "no progress output")
   .action(async (flags: Record<string, unknown>) => {

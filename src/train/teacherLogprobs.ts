@@ -151,7 +151,7 @@ function closest(
 }
 
 /** The student's ids by the bytes they stand for, for alternatives given as text. */
-class StudentVocabulary {
+export class StudentVocabulary {
   private readonly byBytes = new Map<string, number>();
   readonly size: number;
   constructor(tokenizer: TextTokenizer) {
@@ -213,7 +213,7 @@ function unbroken(map: Int32Array, a: number, b: number): boolean {
 }
 
 /** Position j's alternatives mapped into the student's vocabulary; two that map to one id add up. */
-function fillAlternatives(
+export function fillAlternatives(
   teacher: ExampleTeacher,
   j: number,
   k: number,

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { AdamW } from "../engine/optim.ts";
 import { trainStep } from "../engine/step.ts";
@@ -16,6 +16,8 @@ import { hasCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint.t
 import { type Example, loadExamples } from "./data.ts";
 import { saveAdapters } from "./lora.ts";
 import { fittingMicroBatchTokens } from "./memory.ts";
+import { keepMetricsUpTo, round } from "./metrics.ts";
+import { type OnPolicySummary, trainOnPolicy } from "./onPolicy.ts";
 import {
   checkpointedLayers,
   type ResolvedTrainOptions,
@@ -41,6 +43,8 @@ export interface TrainSummary {
   truncated: number;
   /** With `--kd topk`: how much of the data the teacher's distributions covered. */
   teacher?: TeacherCoverage;
+  /** With `--on-policy`: the teacher's calls and how it rated the student's tokens. */
+  onPolicy?: OnPolicySummary;
 }
 
 /**
@@ -66,6 +70,25 @@ export async function train(
   const tokenizer = loadTokenizer(student.tokenizerDir);
   const context = Math.min(o.context, student.model.config.max_position_embeddings);
   const padId = tokenizer.padTokenId ?? tokenizer.tokenToId("<|endoftext|>") ?? 0;
+  if (o.onPolicy) {
+    const r = await trainOnPolicy(o, { student, tokenizer, context, padId, resuming }, hooks);
+    const summary: TrainSummary = {
+      out: o.out,
+      params: r.params,
+      steps: r.steps,
+      epochs: o.epochs,
+      trainExamples: r.onPolicy.teacherCalls,
+      trainTokens: r.tokens,
+      finalLoss: r.lastLoss,
+      validationLoss: null,
+      tokensPerSecond: Math.round(r.tokens / Math.max(1e-3, r.runSeconds)),
+      seconds: (Date.now() - started) / 1000,
+      truncated: 0,
+      onPolicy: r.onPolicy,
+    };
+    writeFileSync(path.join(o.out, "train.json"), `${JSON.stringify({ options: o, summary }, null, 2)}\n`);
+    return summary;
+  }
   const { examples, validation, prompting, teacher } = await loadTrainingData(o, tokenizer, student.model);
   const recomputed = checkpointedLayers(o, student.model.config.num_hidden_layers);
   const plan = planSteps(o, examples, context, fittingTokens(o, student, context, recomputed));
@@ -396,24 +419,4 @@ function checkVocabulary(examples: Example[], vocab: number, file: string): void
         });
     }
   }
-}
-
-/** After a resume, forget metrics of steps the checkpoint does not hold, so the curve has no repeats. */
-function keepMetricsUpTo(file: string, step: number): void {
-  if (!existsSync(file)) return;
-  const kept = readFileSync(file, "utf8")
-    .split("\n")
-    .filter((line) => {
-      if (!line.trim()) return false;
-      try {
-        return JSON.parse(line).step <= step;
-      } catch {
-        return false; // a torn last line
-      }
-    });
-  writeFileSync(file, kept.map((l) => `${l}\n`).join(""));
-}
-
-function round(x: number): number {
-  return Math.round(x * 1e6) / 1e6;
 }
