@@ -3,6 +3,8 @@ import { UserError } from "../util/errors.ts";
 import { integerFlag } from "../util/flags.ts";
 import { withFolderLock } from "../util/lock.ts";
 import type { DemoSummary } from "./demo.ts";
+import type { KdSummary } from "./kd.ts";
+import { type KdSizeName, kdSizes } from "./kdSizes.ts";
 import { type DemoSizeName, demoSizes } from "./sizes.ts";
 
 export const demoCommand = new Command("demo")
@@ -16,7 +18,12 @@ export const demoCommand = new Command("demo")
     "--size <name>",
     `${Object.keys(demoSizes).join(", ")} (smoke: every stage on tiny sizes in about a minute — the plumbing, not the learning); default full, --quick, or $DISTILLERY_DEMO_SIZE`,
   )
-  .action(async (flags: { out: string; quick?: boolean; seed?: number; size?: string }) => {
+  .option(
+    "--kd",
+    "the teacher's probabilities against its samples: a neural teacher, then a smaller student by SFT, top-K KD and on-policy at equal token budgets (--size smoke|full)",
+  )
+  .action(async (flags: { out: string; quick?: boolean; seed?: number; size?: string; kd?: boolean }) => {
+    if (flags.kd) return runKd(flags);
     const size =
       flags.size !== undefined
         ? demoSize(flags.size, "--size")
@@ -33,6 +40,48 @@ export const demoCommand = new Command("demo")
     process.stdout.write(`\n${formatTable(summary)}\n${formatExample(summary)}\n`);
     process.stdout.write(`run folder: ${flags.out} (summary.json, report.html) — ${elapsed(started)}\n`);
   });
+
+/** `distill demo --kd`: the experiment of src/demo/kd.ts, its table on stdout. */
+async function runKd(flags: { out: string; seed?: number; size?: string }): Promise<void> {
+  if (flags.size !== undefined && !Object.hasOwn(kdSizes, flags.size))
+    throw new UserError(`--size: "${flags.size}" is not a --kd size (${Object.keys(kdSizes).join(", ")})`);
+  const { kdExperiment } = await import("./kd.ts");
+  const started = Date.now();
+  const out = flags.out === "runs/demo" ? "runs/kd" : flags.out;
+  const summary = await withFolderLock(out, "distill demo --kd", () =>
+    kdExperiment({
+      out,
+      size: flags.size as KdSizeName | undefined,
+      seed: flags.seed,
+      onStage: (stage, detail) => process.stderr.write(`[${elapsed(started)}] ${stage}: ${detail}\n`),
+    }),
+  );
+  process.stdout.write(`\n${formatKdTable(summary)}\n`);
+  process.stdout.write(`run folder: ${out} (kd.json, report.html) — ${elapsed(started)}\n`);
+}
+
+/** Accuracy of every student by method and budget, beside the teacher's. */
+export function formatKdTable(summary: KdSummary): string {
+  const bands = Object.keys(summary.teacher.byBand);
+  const header = ["model", "student tokens", "accuracy", ...bands];
+  const rows = [
+    ["teacher", "-", pct(summary.teacher.accuracy), ...bands.map((b) => pct(summary.teacher.byBand[b]))],
+    ...summary.rows.map((r) => [
+      r.model,
+      r.tokens.toLocaleString("en-US"),
+      pct(r.accuracy),
+      ...bands.map((b) => pct(r.byBand[b])),
+    ]),
+  ];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  return [
+    `held-out accuracy; the students learn from ${summary.teacher.kept} of the teacher's ${summary.teacher.samples} samples`,
+    line(header),
+    ...rows.map(line),
+  ].join("\n");
+}
 
 /** `--size` (or $DISTILLERY_DEMO_SIZE, which lets tests run `npm start` as printed) checked against the known sizes. */
 function demoSize(name: string | undefined, from: string): DemoSizeName | undefined {

@@ -290,7 +290,8 @@ async function onPolicyStep(
     kind: "on-policy",
     loss: round(result.loss),
     grad_norm: round(result.gradNorm),
-    tokens: written,
+    // what the student's forward took, prompts included, as a supervised step counts its tokens
+    tokens: packed.realTokens,
     teacher_calls: sequences.length,
     teacher_tokens: written,
     teacher_logprob: round(teacherLogprob),
