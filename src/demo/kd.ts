@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { type EvaluateSummary, evaluate, type ModelScore } from "../evaluate/evaluate.ts";
 import { filter } from "../filter/filter.ts";
@@ -9,7 +9,8 @@ import { trainBpeTokenizer } from "../tokenizer/bpeTrainer.ts";
 import { loadTokenizer, writeTokenizerFiles } from "../tokenizer/tokenizer.ts";
 import { tokenizeConversation } from "../train/data.ts";
 import { trainIsolated } from "../train/isolated.ts";
-import type { TrainOptions } from "../train/options.ts";
+import { type TrainOptions, trainOptionsSchema } from "../train/options.ts";
+import type { TrainSummary } from "../train/train.ts";
 import { type RunLayout, runLayout } from "../util/runLayout.ts";
 import { type KdSize, type KdSizeName, kdSizes, withSettings } from "./kdSizes.ts";
 
@@ -176,9 +177,10 @@ async function teacherTraces(run: KdRun): Promise<void> {
   writeTokenizerFiles(layout.tokenizer, trainBpeTokenizer(texts, { vocabSize: size.vocab }));
 }
 
+/** The neural teacher; when it is (re)trained, samples of an earlier teacher are thrown away. */
 async function trainTeacher(run: KdRun): Promise<void> {
   const { layout, size } = run;
-  await trainIsolated({
+  const { trained } = await trainOnce({
     ...common(run),
     data: path.join(layout.mix("teacher"), "train.jsonl"),
     init: withSettings(size.teacher, { vocab: size.vocab, context: size.context }),
@@ -186,6 +188,24 @@ async function trainTeacher(run: KdRun): Promise<void> {
     epochs: size.teacherEpochs,
     lr: size.teacherLr,
   });
+  if (trained)
+    for (const dir of [layout.generate("samples"), layout.filter("samples")])
+      rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * `trainIsolated`, unless `out` already holds a model trained with exactly these options (a re-run of
+ * the experiment continues where it stopped); a model trained otherwise is replaced.
+ */
+async function trainOnce(options: TrainOptions): Promise<{ summary: TrainSummary; trained: boolean }> {
+  const record = path.join(options.out, "train.json");
+  if (existsSync(record)) {
+    const done = readJson(record) as { options: unknown; summary: TrainSummary };
+    const asked = { ...trainOptionsSchema.parse(options), overwrite: undefined };
+    if (JSON.stringify({ ...(done.options as object), overwrite: undefined }) === JSON.stringify(asked))
+      return { summary: done.summary, trained: false };
+  }
+  return { summary: await trainIsolated({ ...options, overwrite: true }), trained: true };
 }
 
 function common(run: KdRun): Partial<TrainOptions> {
@@ -263,7 +283,7 @@ async function trainByBudget(
   const { layout, size } = run;
   const model = `${method}_${budgetName(budget)}`;
   const t0 = Date.now();
-  const s = await trainIsolated({
+  const { summary: s } = await trainOnce({
     ...common(run),
     data: studentRows(layout),
     init: studentInit(size),
@@ -293,7 +313,7 @@ async function trainOnPolicyByBudget(run: KdRun, budget: number, meanTokens: num
   const model = `on-policy_${budgetName(budget)}`;
   const steps = Math.max(1, Math.round((budget - warmTokens) / (size.promptsPerStep * meanTokens)));
   const t0 = Date.now();
-  const s = await trainIsolated({
+  const { summary: s } = await trainOnce({
     ...common(run),
     init: layout.model(warm),
     out: layout.model(model),
@@ -322,7 +342,9 @@ function studentInit(size: KdSize): string {
   return withSettings(size.student, { vocab: size.vocab, context: size.context });
 }
 
+/** A model's answers on the held-out set, afresh: a re-run's model may have been retrained. */
 async function evaluateModel(run: KdRun, model: string): Promise<EvaluateSummary> {
+  rmSync(run.layout.eval(model), { recursive: true, force: true });
   return evaluate({
     model: run.layout.model(model),
     benchmark: run.heldOut,
