@@ -20,7 +20,7 @@ export const demoCommand = new Command("demo")
   )
   .option(
     "--kd",
-    "the teacher's probabilities against its samples: a neural teacher, then a smaller student by SFT, top-K KD and on-policy at equal token budgets (--size smoke|full)",
+    "the teacher's probabilities against its samples: a neural teacher, then a smaller student by SFT, top-K KD and on-policy, the same student tokens for each (--size smoke|full)",
   )
   .action(async (flags: { out: string; quick?: boolean; seed?: number; size?: string; kd?: boolean }) => {
     if (flags.kd) return runKd(flags);

@@ -12,6 +12,7 @@ import { trainIsolated } from "../train/isolated.ts";
 import { hashSeed, seededRandom, shuffle } from "../util/random.ts";
 import { generalSet, type RunLayout, runLayout } from "../util/runLayout.ts";
 import { type DemoSize, type DemoSizeName, demoSizes } from "./sizes.ts";
+import { heldOutEquations, type StageRunner, stageTimer, trainEquations } from "./stages.ts";
 
 export interface DemoOptions {
   out: string;
@@ -54,7 +55,7 @@ interface DemoRun {
   started: number;
   seconds: Record<string, number>;
   /** Runs one stage, telling `onStage` when it starts and recording its seconds. */
-  stage<T>(label: string, detail: string, work: () => Promise<T>): Promise<T>;
+  stage: StageRunner;
 }
 
 /** The demo's reasoning data; the general data is `generalSet`. */
@@ -101,7 +102,7 @@ function startRun(options: DemoOptions): DemoRun {
   const seed = options.seed ?? 1;
   const seconds: Record<string, number> = {};
   mkdirSync(options.out, { recursive: true });
-  const bands = size.bands.join(",");
+  const _bands = size.bands.join(",");
   const weighted = size.bands.map((b, i) => (size.bandWeights[i] === 1 ? b : `${b}:${size.bandWeights[i]}`));
   return {
     name,
@@ -109,18 +110,12 @@ function startRun(options: DemoOptions): DemoRun {
     seed,
     quiet: options.quiet ?? true,
     layout: runLayout(options.out),
-    trainSpec: `builtin:equations?count=${size.prompts}&seed=${seed}&difficulty=${weighted.join(",")}&split=train&fraction-rate=0`,
-    heldOut: `builtin:equations?count=${size.heldOutPerBand * size.bands.length}&seed=${seed + 1000}&difficulty=${bands}&split=test&fraction-rate=0`,
+    trainSpec: trainEquations(size.prompts, seed, weighted.join(",")),
+    heldOut: heldOutEquations(size.heldOutPerBand, seed, size.bands),
     generalSpec: `builtin:general?count=${size.generalPrompts}&seed=${seed}`,
     started: Date.now(),
     seconds,
-    async stage(label, detail, work) {
-      options.onStage?.(label, detail);
-      const t0 = Date.now();
-      const result = await work();
-      seconds[label] = Math.round((Date.now() - t0) / 100) / 10;
-      return result;
-    },
+    stage: stageTimer(seconds, options.onStage),
   };
 }
 

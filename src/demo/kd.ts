@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { type EvaluateSummary, evaluate, type ModelScore } from "../evaluate/evaluate.ts";
 import { filter } from "../filter/filter.ts";
@@ -13,6 +14,7 @@ import { type TrainOptions, trainOptionsSchema } from "../train/options.ts";
 import type { TrainSummary } from "../train/train.ts";
 import { type RunLayout, runLayout } from "../util/runLayout.ts";
 import { type KdSize, type KdSizeName, kdSizes, withSettings } from "./kdSizes.ts";
+import { heldOutEquations, type StageRunner, stageTimer, trainEquations } from "./stages.ts";
 
 /**
  * `distill demo --kd`: the teacher's probabilities against its samples alone, offline. A neural teacher
@@ -59,7 +61,7 @@ interface KdRun {
   trainSpec: string;
   heldOut: string;
   seconds: Record<string, number>;
-  stage<T>(label: string, detail: string, work: () => Promise<T>): Promise<T>;
+  stage: StageRunner;
 }
 
 const budgetName = (tokens: number) => `${Math.round(tokens / 1000)}k`;
@@ -131,16 +133,10 @@ function startRun(options: KdOptions): KdRun {
     seed,
     quiet: options.quiet ?? true,
     layout: runLayout(options.out),
-    trainSpec: `builtin:equations?count=${size.prompts}&seed=${seed}&difficulty=${bands}&split=train&fraction-rate=0`,
-    heldOut: `builtin:equations?count=${size.heldOutPerBand * size.bands.length}&seed=${seed + 1000}&difficulty=${bands}&split=test&fraction-rate=0`,
+    trainSpec: trainEquations(size.prompts, seed, bands),
+    heldOut: heldOutEquations(size.heldOutPerBand, seed, size.bands),
     seconds,
-    async stage(label, detail, work) {
-      options.onStage?.(label, detail);
-      const t0 = Date.now();
-      const result = await work();
-      seconds[label] = Math.round((Date.now() - t0) / 100) / 10;
-      return result;
-    },
+    stage: stageTimer(seconds, options.onStage),
   };
 }
 
@@ -194,18 +190,38 @@ async function trainTeacher(run: KdRun): Promise<void> {
 }
 
 /**
- * `trainIsolated`, unless `out` already holds a model trained with exactly these options (a re-run of
- * the experiment continues where it stopped); a model trained otherwise is replaced.
+ * `trainIsolated`, unless `out` already holds a model trained with exactly these options from inputs of
+ * the same content (a re-run of the experiment continues where it stopped); anything else is trained
+ * again, replacing what `out` held.
  */
 async function trainOnce(options: TrainOptions): Promise<{ summary: TrainSummary; trained: boolean }> {
   const record = path.join(options.out, "train.json");
-  if (existsSync(record)) {
+  const inputsFile = path.join(options.out, "kd-inputs.json");
+  const inputs = inputsFingerprint(options);
+  if (existsSync(record) && existsSync(inputsFile) && readJson(inputsFile) === inputs) {
     const done = readJson(record) as { options: unknown; summary: TrainSummary };
     const asked = { ...trainOptionsSchema.parse(options), overwrite: undefined };
     if (JSON.stringify({ ...(done.options as object), overwrite: undefined }) === JSON.stringify(asked))
       return { summary: done.summary, trained: false };
   }
-  return { summary: await trainIsolated({ ...options, overwrite: true }), trained: true };
+  const summary = await trainIsolated({ ...options, overwrite: true });
+  writeFileSync(inputsFile, `${JSON.stringify(inputs)}\n`);
+  return { summary, trained: true };
+}
+
+/** A hash of what a training learns from: its rows, tokenizer, starting model, teacher and log-probabilities. */
+export function inputsFingerprint(o: TrainOptions): string {
+  const hash = createHash("sha256");
+  for (const f of [o.data, o.tokenizer, o.init, o.teacher, ...(o.teacherLogprobs ?? [])]) {
+    if (typeof f !== "string" || !existsSync(f)) continue;
+    const files = statSync(f).isDirectory()
+      ? ["train.json", "tokenizer.json", "logprobs.jsonl"]
+          .map((n) => path.join(f, n))
+          .filter((n) => existsSync(n))
+      : [f];
+    for (const file of files) hash.update(file).update(readFileSync(file));
+  }
+  return hash.digest("hex");
 }
 
 function common(run: KdRun): Partial<TrainOptions> {
@@ -282,7 +298,6 @@ async function trainByBudget(
 ): Promise<KdRow> {
   const { layout, size } = run;
   const model = `${method}_${budgetName(budget)}`;
-  const t0 = Date.now();
   const { summary: s } = await trainOnce({
     ...common(run),
     data: studentRows(layout),
@@ -299,7 +314,7 @@ async function trainByBudget(
     tokens: s.trainTokens,
     accuracy: 0,
     byBand: {},
-    seconds: (Date.now() - t0) / 1000,
+    seconds: s.seconds,
   };
 }
 
@@ -312,7 +327,6 @@ async function trainOnPolicyByBudget(run: KdRun, budget: number, meanTokens: num
   ).summary.trainTokens;
   const model = `on-policy_${budgetName(budget)}`;
   const steps = Math.max(1, Math.round((budget - warmTokens) / (size.promptsPerStep * meanTokens)));
-  const t0 = Date.now();
   const { summary: s } = await trainOnce({
     ...common(run),
     init: layout.model(warm),
@@ -334,7 +348,7 @@ async function trainOnPolicyByBudget(run: KdRun, budget: number, meanTokens: num
     tokens: warmTokens + s.trainTokens,
     accuracy: 0,
     byBand: {},
-    seconds: (Date.now() - t0) / 1000,
+    seconds: s.seconds,
   };
 }
 

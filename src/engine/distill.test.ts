@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { gradcheck, uniformArray } from "../../test/support/gradcheck.ts";
+import { syntheticTeacher } from "../../test/support/teacherTopK.ts";
 import { Tape, Tensor } from "./autograd.ts";
 import type { DistillSettings, TeacherTopK } from "./distill.ts";
 import { setKernels } from "./kernels.ts";
@@ -11,29 +12,19 @@ const [rows, C, V, K] = [9, 6, 17, 4];
 const targets = Int32Array.from({ length: rows }, (_, i) => (i * 7) % V);
 const weights = Float32Array.from({ length: rows }, (_, i) => (i === 2 ? 0 : 1 + (i % 3) / 2));
 
-/**
- * A teacher over `rows` rows: row 5 has none; row 3 has only two alternatives; the others K distinct
- * ids whose probabilities leave a tail. Seeded, so every test sees the same one.
- */
-export function sampleTeacher(seed = 1): TeacherTopK {
-  const u = uniformArray(rows * K, seed);
-  const ids = new Int32Array(rows * K).fill(-1);
-  const probs = new Float32Array(rows * K);
-  const has = new Uint8Array(rows).fill(1);
-  has[5] = 0;
-  for (let r = 0; r < rows; r++) {
-    if (!has[r]) continue;
-    const n = r === 3 ? 2 : K;
-    let mass = 0.9;
-    for (let k = 0; k < n; k++) {
-      ids[r * K + k] = (r * 3 + k * 5) % V;
-      const p = mass * (0.5 + 0.2 * u[r * K + k]!);
-      probs[r * K + k] = p;
-      mass -= p;
-    }
-  }
-  return { k: K, ids, probs, has };
-}
+/** Row 5 has no teacher, row 3 only two alternatives; the others K ids that leave a tail. */
+const sampleTeacher = (seed = 1): TeacherTopK =>
+  syntheticTeacher({
+    rows,
+    k: K,
+    vocab: V,
+    seed,
+    mass: 0.9,
+    rowStride: 3,
+    idStride: 5,
+    without: (r) => r === 5,
+    few: (r) => r === 3,
+  });
 
 const settingsList: DistillSettings[] = [
   { alpha: 0.5, temperature: 1, divergence: "forward" },

@@ -12,31 +12,25 @@ import type { DistillSettings, TeacherTopK } from "../../src/engine/distill.ts";
 import { getKernels } from "../../src/engine/kernels.ts";
 import { linearDistillLoss } from "../../src/engine/loss.ts";
 import { uniformArray } from "../support/gradcheck.ts";
+import { syntheticTeacher } from "../support/teacherTopK.ts";
 import { maxDiff, referenceSkip, runPython } from "./reference.ts";
 
 const [rows, C, V, K] = [48, 32, 1000, 5];
 
-function teacherOf(seed: number): TeacherTopK {
-  const u = uniformArray(rows * K, seed);
-  const ids = new Int32Array(rows * K).fill(-1);
-  const probs = new Float32Array(rows * K);
-  const has = new Uint8Array(rows).fill(1);
-  for (let r = 0; r < rows; r++) {
-    if (r % 11 === 4) {
-      has[r] = 0;
-      continue;
-    }
-    const n = r % 7 === 3 ? 2 : K;
-    let mass = r % 5 === 0 ? 1 : 0.97; // some rows leave no tail at all
-    for (let k = 0; k < n; k++) {
-      ids[r * K + k] = (r * 37 + k * 101) % V;
-      const p = k === n - 1 && r % 5 === 0 ? mass : mass * (0.6 + 0.3 * u[r * K + k]!);
-      probs[r * K + k] = p;
-      mass -= p;
-    }
-  }
-  return { k: K, ids, probs, has };
-}
+/** Rows without a teacher, rows of two alternatives, rows that leave no tail at all. */
+const teacherOf = (seed: number): TeacherTopK =>
+  syntheticTeacher({
+    rows,
+    k: K,
+    vocab: V,
+    seed,
+    mass: 0.97,
+    rowStride: 37,
+    idStride: 101,
+    without: (r) => r % 11 === 4,
+    few: (r) => r % 7 === 3,
+    whole: (r) => r % 5 === 0,
+  });
 
 const settingsList: DistillSettings[] = [
   { alpha: 0.5, temperature: 1, divergence: "forward" },
