@@ -90,18 +90,26 @@ export interface CheckpointSpec {
   set?: Record<string, unknown>;
 }
 
-/** Qwen3-0.6B's layout (q/k norms, head_dim set, tied embeddings, the full vocabulary) at a width that trains in seconds. */
-export const smallQwen3: CheckpointSpec = {
-  arch: "qwen3",
-  layers: 2,
-  set: {
-    hidden_size: 64,
-    intermediate_size: 128,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    head_dim: 16,
-  },
-};
+/**
+ * A layout (Qwen2's q/k/v biases, Qwen3's q/k norms and set head_dim; tied embeddings, the full
+ * 151,936-token vocabulary) at a width that trains in seconds: 2 layers, hidden 64, 4 heads, 2 KV heads.
+ */
+export function narrow(arch: "qwen2" | "qwen3"): CheckpointSpec {
+  return {
+    arch,
+    layers: 2,
+    set: {
+      hidden_size: 64,
+      intermediate_size: 128,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      head_dim: 16,
+    },
+  };
+}
+
+/** Qwen3-0.6B's layout at width 64. */
+export const smallQwen3: CheckpointSpec = narrow("qwen3");
 
 /**
  * A checkpoint written by transformers (make_checkpoint.py), cached under the OS temp folder by the
