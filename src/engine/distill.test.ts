@@ -40,7 +40,7 @@ for (const settings of settingsList) {
     const w = new Tensor(uniformArray(V * C, 4, 1.5), [V, C]);
     const teacher = sampleTeacher();
     const r = gradcheck(
-      (g, [a, b]) => linearDistillLoss(g, a!, b!, targets, weights, teacher, settings, undefined, 4),
+      (g, [a, b]) => linearDistillLoss(g, a!, b!, targets, weights, teacher, settings, { chunk: 4 }),
       [h, w],
       { h: 1e-3 },
     );
@@ -123,4 +123,45 @@ test("an id twice among a row's alternatives is refused", () => {
       ),
     /token \d+ is twice among row 0's alternatives/,
   );
+});
+
+test("gradInForward gives the deferred gradients bit for bit, added to what the tensors held, and only for seed 1", () => {
+  setKernels(jsKernels);
+  const losses = {
+    "cross-entropy": (g: Tape, h: Tensor, w: Tensor, gradInForward: boolean) =>
+      linearCrossEntropy(g, h, w, targets, weights, { chunk: 4, gradInForward }),
+    distillation: (g: Tape, h: Tensor, w: Tensor, gradInForward: boolean) =>
+      linearDistillLoss(g, h, w, targets, weights, sampleTeacher(), settingsList[0]!, {
+        chunk: 4,
+        gradInForward,
+      }),
+  };
+  for (const [name, f] of Object.entries(losses)) {
+    const run = (gradInForward: boolean) => {
+      const h = new Tensor(uniformArray(rows * C, 3, 1.5), [rows, C], true);
+      const w = new Tensor(uniformArray(V * C, 4, 1.5), [V, C], true);
+      // an earlier micro-batch's gradient: both ways add to it
+      w.gradBuffer().set(uniformArray(V * C, 5));
+      const g = new Tape();
+      // h as an op's output, so its gradient must travel on through backward
+      const x = new Tensor(h.data, [rows, C], true);
+      const hh = new Tensor(x.data.slice(), [rows, C], true);
+      g.record(hh, () => x.gradBuffer().set(hh.grad!));
+      const loss = f(g, hh, w, gradInForward);
+      const value = loss.data[0]!;
+      g.backward(loss);
+      return { value, dx: x.grad!, dw: w.grad! };
+    };
+    const deferred = run(false);
+    const eager = run(true);
+    assert.equal(eager.value, deferred.value, name);
+    assert.deepEqual(eager.dx, deferred.dx, `${name}: dh`);
+    assert.deepEqual(eager.dw, deferred.dw, `${name}: dw`);
+
+    const h = new Tensor(uniformArray(rows * C, 3), [rows, C], true);
+    const w = new Tensor(uniformArray(V * C, 4), [V, C], true);
+    const g = new Tape();
+    const loss = f(g, h, w, true);
+    assert.throws(() => g.backward(loss, new Float32Array([2])), /gradInForward.*seed 1/, name);
+  }
 });

@@ -29,7 +29,7 @@ for (const kernels of backends) {
       const w = new Tensor(wData.slice(), [V, C], true);
       const g = new Tape();
       const loss = fused
-        ? linearCrossEntropy(g, h, w, targets, weights, 7, chunk)
+        ? linearCrossEntropy(g, h, w, targets, weights, { normalizer: 7, chunk })
         : crossEntropy(g, linear(g, h, w), targets, weights, 7);
       const value = loss.data[0]!;
       g.backward(loss);
@@ -51,7 +51,7 @@ for (const kernels of backends) {
     setKernels(kernels);
     const h = new Tensor(uniformArray(rows * C, 3), [rows, C]);
     const w = new Tensor(uniformArray(V * C, 4), [V, C]);
-    const r = gradcheck((g, [a, b]) => linearCrossEntropy(g, a!, b!, targets, weights, undefined, 4), [h, w]);
+    const r = gradcheck((g, [a, b]) => linearCrossEntropy(g, a!, b!, targets, weights, { chunk: 4 }), [h, w]);
     assert.ok(r.worst <= 1, `${r.detail} (worst ${r.worst.toFixed(2)})`);
   });
 }

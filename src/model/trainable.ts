@@ -173,30 +173,26 @@ export class TrainableDecoder {
   /**
    * Masked mean cross-entropy of a batch as a scalar on tape g (normalizer: see ops.crossEntropy); with
    * `distill` set and a batch carrying the teacher's distributions, the distillation loss instead.
+   * `gradInForward`: the head's gradients are taken in this pass (loss.ts); only when backward starts
+   * from the returned loss right away, as lossAndGrad does.
    */
-  forwardLoss(g: Tape, batch: Batch, normalizer?: number): Tensor {
+  forwardLoss(g: Tape, batch: Batch, normalizer?: number, gradInForward = false): Tensor {
     const weights = batch.weights ?? new Float32Array(batch.tokens.length).fill(1);
     // the head fused with the loss: no (B*T, V) logits, masked rows skipped (loss.ts)
     const hidden = this.forwardHidden(g, batch);
     const head = this.p(this.headName());
     if (this.distill && batch.teacher)
-      return linearDistillLoss(
-        g,
-        hidden,
-        head,
-        batch.targets,
-        weights,
-        batch.teacher,
-        this.distill,
+      return linearDistillLoss(g, hidden, head, batch.targets, weights, batch.teacher, this.distill, {
         normalizer,
-      );
-    return linearCrossEntropy(g, hidden, head, batch.targets, weights, normalizer);
+        gradInForward,
+      });
+    return linearCrossEntropy(g, hidden, head, batch.targets, weights, { normalizer, gradInForward });
   }
 
   /** Forward + backward of one (micro-)batch; gradients ADD into the parameters' grads. Returns the loss. */
   lossAndGrad(batch: Batch, normalizer?: number): number {
     const g = new Tape();
-    const loss = this.forwardLoss(g, batch, normalizer);
+    const loss = this.forwardLoss(g, batch, normalizer, true);
     const value = loss.data[0]!;
     // a micro-batch whose targets are all masked has no gradient to give
     if (loss.requiresGrad) g.backward(loss);
