@@ -44,6 +44,21 @@ static inline void transpose8(__m256 r[8]) {
 // Packs rows [0,mr) × cols [0,kc) of A into out[p*MR + i], zero-padding missing rows.
 template <int MR>
 static inline void packA(int mr, int kc, const float* a, long ars, long acs, float* out) {
+  if (acs == 1 && mr == MR && MR <= 8) {
+    // rows contiguous in p (x in x·Wᵀ, dY in dY·W): 8 values of each row, transposed in registers, give
+    // 8 packed columns of MR values (a masked store writes the MR lanes)
+    const __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32(MR), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    int p = 0;
+    for (; p + 8 <= kc; p += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; i++) r[i] = i < MR ? _mm256_loadu_ps(a + i * ars + p) : _mm256_setzero_ps();
+      transpose8(r);
+      for (int q = 0; q < 8; q++) _mm256_maskstore_ps(out + (p + q) * MR, lanes, r[q]);
+    }
+    for (; p < kc; p++)
+      for (int i = 0; i < MR; i++) out[p * MR + i] = a[i * ars + p];
+    return;
+  }
   if (acs == 1) {
     for (int i = 0; i < mr; i++) {
       const float* row = a + i * ars;
@@ -66,8 +81,13 @@ static inline void packB(int kc, int nr, const float* b, long brs, long bcs, flo
     for (int p = 0; p < kc; p++) {
       const float* row = b + p * brs;
       float* o = out + p * NR;
-      std::memcpy(o, row, sizeof(float) * nr);
-      for (int j = nr; j < NR; j++) o[j] = 0.f;
+      // NR floats are a few vectors: a libc memcpy call per row was 5% of a training step
+      if (nr == NR)
+        for (int j = 0; j < NR; j += 8) _mm256_storeu_ps(o + j, _mm256_loadu_ps(row + j));
+      else {
+        std::memcpy(o, row, sizeof(float) * nr);
+        for (int j = nr; j < NR; j++) o[j] = 0.f;
+      }
     }
   } else {
     int j = 0;
