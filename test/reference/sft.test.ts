@@ -5,7 +5,7 @@
  * - one SFT step on the published Qwen2.5-0.5B and Qwen3-0.6B shapes cut to 2 layers: the loss and
  *   every parameter's gradient within a relative 1e-4 (max |Δ| of a tensor ≤ 1e-4 × its max |grad|);
  * - twenty clipped AdamW steps on the same layouts at width 64 (`narrow`): loss curves within 1e-3.
- *   Narrow because PyTorch on this CPU takes about 6 s a step at the published width (the 136M-parameter
+ *   Narrow because PyTorch on this CPU takes about 5 s a step at the published width (the 136M-parameter
  *   tied embedding dominates both the backward and the update), and the curve tests the optimizer, the
  *   clipping and the weight decay groups, which do not depend on the width.
  */

@@ -92,8 +92,8 @@ static inline void packB(int kc, int nr, const float* b, long brs, long bcs, flo
   } else {
     int j = 0;
     // B stored transposed (x·Wᵀ, W [out, in]): 8 columns are 8 contiguous rows of W, turned into 8 packed
-    // rows by an 8×8 register transpose. Scalar, this packing took a third of the LM head's product
-    // (110 rows × Qwen's 151,936-token head: W is packed once per call and used by only 110 rows).
+    // rows by an 8×8 register transpose. The LM head's product (110 rows × Qwen's 151,936-token head, W
+    // packed once per call and used by only 110 rows) went 36–40 → 44–51 GFLOP/s on one AVX2 core.
     if (brs == 1)
       for (; j + 8 <= nr; j += 8) {
         const float* cols = b + j * bcs;
