@@ -36,7 +36,7 @@ const { values: opts } = parseArgs({
     shape: { type: "string" },
     rows: { type: "string", default: "2" },
     context: { type: "string", default: "512" },
-    modes: { type: "string", default: "full,lora,full-checkpointed" },
+    modes: { type: "string", default: "full,full-bf16-moments,lora,full-checkpointed" },
   },
 });
 if (opts.shape) {

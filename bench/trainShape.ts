@@ -12,7 +12,7 @@
  * $DISTILLERY_REF_PYTHON). Prints one JSON line; progress goes to stderr.
  *
  *   npm run bench:train -- --shape qwen2.5-0.5b [--rows 2 --context 512 --warmup 1 --steps 2
- *     --modes full,lora,full-checkpointed --threads 2]
+ *     --modes full,lora,full-bf16-moments,full-checkpointed --threads 2]
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -20,13 +20,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Batch } from "../src/engine/batch.ts";
-import { AdamW } from "../src/engine/optim.ts";
 import { trainStep } from "../src/engine/step.ts";
 import { loadModelFolder } from "../src/model/hfFolder.ts";
 import { TrainableDecoder } from "../src/model/trainable.ts";
 import { loadTokenizer } from "../src/tokenizer/tokenizer.ts";
 import { tokenizeConversation } from "../src/train/data.ts";
 import { createAdapters, parseLoraSpec } from "../src/train/lora.ts";
+import { studentOptimizer } from "../src/train/student.ts";
 import { referencePython, transformersCheckpoint } from "../test/reference/reference.ts";
 
 /** The published shapes, by the name --shape takes. */
@@ -38,11 +38,14 @@ export type ShapeName = keyof typeof shapes;
 export const shapeNames = Object.keys(shapes) as ShapeName[];
 
 /**
- * full, lora, full-checkpointed (every layer recomputed in backward) or full-checkpointed:N (the first
- * N, as `distill train --checkpoint-activations N`). Checkpointed modes are held against PyTorch's full.
+ * full, lora, full-bf16-moments (AdamW's moments in bfloat16, as `distill train --optimizer-state
+ * bfloat16`), full-checkpointed (every layer recomputed in backward) or full-checkpointed:N (the first
+ * N, as `--checkpoint-activations N`). Every full mode is held against PyTorch's full fine-tuning
+ * (torch.optim.AdamW, float32 moments).
  */
 type Mode = string;
-const modePattern = /^(full|lora|full-checkpointed(:\d+)?)$/;
+const modePattern = /^(full|lora|full-bf16-moments|full-checkpointed(:\d+)?)$/;
+const modeNames = "full, lora, full-bf16-moments, full-checkpointed, full-checkpointed:<layers>";
 
 /** Layers a mode recomputes, of a model of `layers`. */
 function modeCheckpointedLayers(mode: Mode, layers: number): number {
@@ -123,11 +126,8 @@ function runEngine(job: Job, mode: Mode): Measured {
   const lora = mode === "lora" ? createAdapters(model, parseLoraSpec(true), 0) : undefined;
   const decoder = new TrainableDecoder(model, lora);
   decoder.checkpointedLayers = modeCheckpointedLayers(mode, model.config.num_hidden_layers);
-  const opt = new AdamW(decoder.params, {
-    lr: job.lr,
-    weightDecay: 0.1,
-    decay: (name) => !name.endsWith("norm.weight") && !name.endsWith(".bias"),
-  });
+  const optimizerState = mode === "full-bf16-moments" ? "bfloat16" : "float32";
+  const opt = studentOptimizer(decoder.params, { weightDecay: 0.1, optimizerState }, job.lr);
   let trainable = 0;
   for (const p of decoder.params.values()) if (p.requiresGrad) trainable += p.size;
   const batch = engineBatch(job);
@@ -195,10 +195,7 @@ export function benchShape(
   if (!(shape in shapes)) throw new Error(`--shape ${shape}: known shapes are ${shapeNames.join(", ")}`);
   const wanted = o.modes.split(",");
   for (const m of wanted)
-    if (!modePattern.test(m))
-      throw new Error(
-        `--modes ${m}: known modes are full, lora, full-checkpointed, full-checkpointed:<layers>`,
-      );
+    if (!modePattern.test(m)) throw new Error(`--modes ${m}: known modes are ${modeNames}`);
   process.stderr.write(`bench:train --shape ${shape}: writing the checkpoint with transformers (cached)…\n`);
   const dir = transformersCheckpoint(shapes[shape as ShapeName]);
   const scratch = mkdtempSync(join(tmpdir(), "distill-bench-shape-"));
@@ -208,7 +205,7 @@ export function benchShape(
     writeFileSync(jobFile, JSON.stringify(job));
     const trained = job.labels.flat().filter((l) => l !== -100).length;
     const results: Record<string, unknown> = {};
-    // PyTorch runs full fine-tuning once, for every full mode of the engine (checkpointed or not)
+    // PyTorch runs full fine-tuning once, for every full mode of the engine
     const baselines = new Map<string, ReturnType<typeof runPytorch>>();
     const baseline = (m: "full" | "lora") => {
       if (!baselines.has(m)) baselines.set(m, runPytorch(jobFile, m));

@@ -243,6 +243,22 @@ export const jsKernels: Kernels = {
     }
   },
 
+  adamwBf16(p, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step, seed) {
+    const bc1 = 1 - beta1 ** step;
+    const bc2sqrt = Math.sqrt(1 - beta2 ** step);
+    const stepSize = lr / bc1;
+    const decay = 1 - lr * weightDecay;
+    for (let i = 0; i < n; i++) {
+      const gi = g[i]!;
+      const mi = beta1 * widenBf16(m[i]!) + (1 - beta1) * gi;
+      const vi = beta2 * widenBf16(v[i]!) + (1 - beta2) * gi * gi;
+      const r = hash32((Math.imul(i, 0x9e3779b9) + seed) >>> 0);
+      m[i] = stochasticBf16(mi, r >>> 16);
+      v[i] = stochasticBf16(vi, r & 0xffff);
+      p[i] = p[i]! * decay - (stepSize * mi) / (Math.sqrt(vi) / bc2sqrt + eps);
+    }
+  },
+
   add(a, b, out, n) {
     for (let i = 0; i < n; i++) out[i] = a[i]! + b[i]!;
   },
@@ -261,3 +277,27 @@ export const jsKernels: Kernels = {
     for (let i = 0; i < n; i++) x[i]! *= s;
   },
 };
+
+/** The native kernels' counter-based hash (lowbias32), on uint32s. */
+function hash32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb352d);
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846ca68b);
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+const bitsF32 = new Float32Array(1);
+const bitsU32 = new Uint32Array(bitsF32.buffer);
+
+function widenBf16(h: number): number {
+  bitsU32[0] = h << 16;
+  return bitsF32[0]!;
+}
+
+/** bf16 bits of x rounded up in magnitude with probability equal to the dropped fraction. */
+function stochasticBf16(x: number, random16: number): number {
+  bitsF32[0] = x;
+  return (bitsU32[0]! + random16) >>> 16;
+}

@@ -170,6 +170,25 @@ export interface Kernels {
     weightDecay: number,
     step: number,
   ): void;
+  /**
+   * adamw with both moments held as bfloat16 bits, stochastically rounded from the float32 update with
+   * random bits hashed from `seed` (a uint32) and the element's index: the same result for any thread
+   * count and backend.
+   */
+  adamwBf16(
+    p: Float32Array,
+    g: Float32Array,
+    m: Uint16Array,
+    v: Uint16Array,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    step: number,
+    seed: number,
+  ): void;
   /** out = a + b elementwise over n. */
   add(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void;
   /** dst += src elementwise over n (gradient accumulation). */

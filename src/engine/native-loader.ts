@@ -62,6 +62,7 @@ export function loadNativeKernels(): Kernels | null {
     swigluBackward: addon.swigluBackward,
     crossEntropy: addon.crossEntropy,
     adamw: addon.adamw,
+    adamwBf16: addon.adamwBf16,
     add: addon.add,
     accumulate: addon.accumulate,
     sumSquares: addon.sumSquares,

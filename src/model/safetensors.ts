@@ -1,7 +1,8 @@
 /**
  * safetensors I/O: an 8-byte little-endian header length, a JSON header
  * `{name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?: {...}}`, then the raw bytes.
- * Reads F32, F16, BF16 (widened to float32); writes F32 or BF16. Sharded checkpoints use
+ * Reads F32, F16, BF16 (widened to float32); writes F32 or BF16 (from float32, or bf16 bits kept as
+ * they are: a Uint16Array's tensor is written BF16 whatever the dtype option). Sharded checkpoints use
  * `model.safetensors.index.json` (`{metadata: {total_size}, weight_map: {name: file}}`).
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from "node:fs";
@@ -78,20 +79,30 @@ export function readSafetensors(path: string): {
 
 export type SaveDtype = "F32" | "BF16";
 
+/** A tensor to write: float32 values, or bfloat16 bits. */
+export interface WritableTensor {
+  shape: number[];
+  data: Float32Array | Uint16Array;
+}
+
+function tensorDtype(t: WritableTensor, asked: SaveDtype): SaveDtype {
+  return t.data instanceof Uint16Array ? "BF16" : asked;
+}
+
 /** Writes tensors (sorted by name, as the Python library does) to one .safetensors file. */
 export function writeSafetensors(
   path: string,
-  tensors: Map<string, Tensor>,
+  tensors: Map<string, WritableTensor>,
   opts: { dtype?: SaveDtype; metadata?: Record<string, string> } = {},
 ): number {
-  const dtype = opts.dtype ?? "F32";
+  const asked = opts.dtype ?? "F32";
   const names = [...tensors.keys()].sort();
   const header: Record<string, unknown> = { __metadata__: { format: "pt", ...opts.metadata } };
   let offset = 0;
-  const width = bytesPerValue[dtype];
   for (const name of names) {
     const t = tensors.get(name)!;
-    const bytes = t.data.length * width;
+    const dtype = tensorDtype(t, asked);
+    const bytes = t.data.length * bytesPerValue[dtype]!;
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
@@ -107,7 +118,7 @@ export function writeSafetensors(
     writeSync(fd, headerBytes);
     for (const name of names) {
       const t = tensors.get(name)!;
-      const arr = dtype === "F32" ? t.data : f32ToBf16(t.data);
+      const arr = t.data instanceof Uint16Array || asked === "F32" ? t.data : f32ToBf16(t.data);
       writeSync(fd, new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
     }
   } finally {

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { AdamW } from "../engine/optim.ts";
+import { f32ToBf16 } from "../model/dtype.ts";
 import { loadModelFolder, saveModelFolder } from "../model/hfFolder.ts";
 import {
   type AdapterFolder,
@@ -8,8 +9,8 @@ import {
   readAdapterFolder,
   resolveAdapterBase,
 } from "../model/loraFolder.ts";
-import type { Model, Tensor } from "../model/model.ts";
-import { readSafetensors, writeSafetensors } from "../model/safetensors.ts";
+import type { Model } from "../model/model.ts";
+import { readSafetensors, type WritableTensor, writeSafetensors } from "../model/safetensors.ts";
 import { type LoraRun, saveAdapters } from "./lora.ts";
 
 /** Where a run stands: enough, with the data order derived from the seed, to resume exactly. */
@@ -38,7 +39,7 @@ export function saveCheckpoint(
   rmSync(tmp, { recursive: true, force: true });
   if (lora) saveAdapters(tmp, lora, tokenizerFrom);
   else saveModelFolder(tmp, model, { tokenizerFrom });
-  const moments = new Map<string, Tensor>();
+  const moments = new Map<string, WritableTensor>();
   for (const [name, m] of opt.state.m) moments.set(`m.${name}`, { shape: [m.length], data: m });
   for (const [name, v] of opt.state.v) moments.set(`v.${name}`, { shape: [v.length], data: v });
   writeSafetensors(path.join(tmp, "optimizer.safetensors"), moments, {
@@ -70,9 +71,12 @@ export function loadCheckpoint(dir: string): {
     restore(opt: AdamW) {
       const { tensors, metadata } = readSafetensors(path.join(dir, "optimizer.safetensors"));
       opt.state.step = Number(metadata?.step ?? state.step);
+      // the moments come back widened to float32 (exactly, from bf16) and are stored as the run asks
+      const asRun = opt.stateDtype === "bfloat16" ? f32ToBf16 : (x: Float32Array) => x;
       for (const [key, t] of tensors) {
         const [kind, ...rest] = key.split(".");
-        (kind === "m" ? opt.state.m : opt.state.v).set(rest.join("."), t.data);
+        (kind === "m" ? opt.state.m : opt.state.v).set(rest.join("."), asRun(t.data));
+        tensors.delete(key);
       }
     },
   };

@@ -24,9 +24,12 @@ export function activationFloatsPerToken(d: ModelDims, checkpointedLayers = 0): 
   return (d.layers - n) * layer + n * d.hidden + (n > 0 ? layer : 0);
 }
 
-/** Bytes that do not grow with the batch: every weight, and a gradient and two AdamW moments a trained one. */
-export function fixedBytes(parameters: number, trainable: number): number {
-  return 4 * parameters + 12 * trainable;
+/**
+ * Bytes that do not grow with the batch: every weight, and a trained one's gradient and two AdamW
+ * moments (4 bytes each, or 2 with --optimizer-state bfloat16).
+ */
+export function fixedBytes(parameters: number, trainable: number, momentBytes = 4): number {
+  return 4 * parameters + (4 + 2 * momentBytes) * trainable;
 }
 
 /**
@@ -36,10 +39,16 @@ export function fixedBytes(parameters: number, trainable: number): number {
  */
 export function fittingMicroBatchTokens(
   d: ModelDims,
-  o: { parameters: number; trainable: number; checkpointedLayers: number; context: number },
+  o: {
+    parameters: number;
+    trainable: number;
+    momentBytes?: number;
+    checkpointedLayers: number;
+    context: number;
+  },
   memoryBytes = totalmem(),
 ): number {
-  const free = memoryBytes - fixedBytes(o.parameters, o.trainable) - 2 ** 30;
+  const free = memoryBytes - fixedBytes(o.parameters, o.trainable, o.momentBytes) - 2 ** 30;
   const perToken = 4 * activationFloatsPerToken(d, o.checkpointedLayers);
   const rows = Math.floor(Math.max(0, free / 2) / perToken / o.context);
   return Math.max(1, rows) * o.context;

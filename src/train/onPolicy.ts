@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { AdamW } from "../engine/optim.ts";
+import type { AdamW } from "../engine/optim.ts";
 import { trainStep } from "../engine/step.ts";
 import { tokenRef } from "../generate/logprobsFile.ts";
 import { Decoder } from "../model/forward.ts";
@@ -25,7 +25,7 @@ import { keepMetricsUpTo, round } from "./metrics.ts";
 import type { ResolvedTrainOptions } from "./options.ts";
 import { batchOf, type PackedRows, packExamples } from "./pack.ts";
 import { learningRate } from "./schedule.ts";
-import type { Student } from "./student.ts";
+import { type Student, studentOptimizer } from "./student.ts";
 import { type ExampleTeacher, fillAlternatives, StudentVocabulary } from "./teacherLogprobs.ts";
 
 /** What on-policy training adds to the summary: how much the teacher was asked, and how it rated the student. */
@@ -81,11 +81,7 @@ export async function trainOnPolicy(
   try {
     const decoder = new TrainableDecoder(setup.student.model);
     decoder.distill = { alpha: 0, temperature: o.kdTemperature, divergence: "reverse" };
-    const opt = new AdamW(decoder.params, {
-      lr: o.lr ?? 5e-5,
-      weightDecay: o.weightDecay,
-      decay: (name) => !name.endsWith("norm.weight") && !name.endsWith(".bias"),
-    });
+    const opt = studentOptimizer(decoder.params, o, o.lr ?? 5e-5);
     setup.student.restore?.(opt);
     const result = await runSteps(run, decoder, opt, setup.resuming, hooks);
     saveModelFolder(o.out, setup.student.model, { tokenizerFrom: setup.student.tokenizerDir });

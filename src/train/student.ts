@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import type { AdamW } from "../engine/optim.ts";
+import { AdamW } from "../engine/optim.ts";
 import { loadModelFolder } from "../model/hfFolder.ts";
 import type { Model } from "../model/model.ts";
 import { initParams } from "../model/trainable.ts";
@@ -100,4 +100,21 @@ async function trainTokenizerFor(o: ResolvedTrainOptions, vocabSize: number): Pr
   if (loadTokenizer(dir).chatTemplate !== chatmlTemplate)
     throw new Error("trained tokenizer lacks the ChatML template");
   return dir;
+}
+
+/**
+ * The optimizer every way of training a student uses: AdamW with no decay on norms and biases (as HF
+ * Trainer and TRL), its moments stored as --optimizer-state says.
+ */
+export function studentOptimizer(
+  params: AdamW["params"],
+  o: Pick<ResolvedTrainOptions, "weightDecay" | "optimizerState">,
+  lr: number,
+): AdamW {
+  return new AdamW(params, {
+    lr,
+    weightDecay: o.weightDecay,
+    decay: (name) => !name.endsWith("norm.weight") && !name.endsWith(".bias"),
+    stateDtype: o.optimizerState,
+  });
 }

@@ -12,6 +12,14 @@ import { tokenizeConversation } from "./data.ts";
 import { batchOf, packExamples } from "./pack.ts";
 import { train } from "./train.ts";
 
+/** The tensor entries of a .safetensors header (its __metadata__ left out). */
+function safetensorsHeader(file: string): Record<string, { dtype: string }> {
+  const bytes = readFileSync(file);
+  const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString("utf8"));
+  delete header.__metadata__;
+  return header;
+}
+
 const tmp = () => mkdtempSync(path.join(tmpdir(), "distill-train-"));
 const small = "new:1m?vocab=400&hidden=32&layers=1&heads=2&kvHeads=1&ffn=64&context=128";
 
@@ -58,34 +66,40 @@ describe("distill train", () => {
     assert.notEqual(c.finalLoss, a.finalLoss);
   });
 
-  it("resumes from a checkpoint onto exactly the same curve", async () => {
-    const options = {
-      data,
-      init: small,
-      epochs: 2,
-      context: 128,
-      batchTokens: 512,
-      seed: 5,
-      quiet: true,
-      checkpointEvery: 3,
-    };
-    const full = await train({ ...options, out: path.join(dir, "full") });
-    const out = path.join(dir, "stopped");
-    let steps = 0;
-    const partial = await train({ ...options, out }, { shouldStop: () => steps++ >= 5 });
-    assert.equal(partial.steps, 5);
-    const resumed = await train({ ...options, out, resume: true });
-    assert.equal(resumed.steps, full.steps);
-    assert.deepEqual(
-      metricsOf(out),
-      metricsOf(path.join(dir, "full")).map((m, i) => ({
-        ...m,
-        ...(m.elapsed_s === undefined
-          ? {}
-          : { elapsed_s: metricsOf(out)[i].elapsed_s, tokens_per_s: metricsOf(out)[i].tokens_per_s }),
-      })),
-    );
-  });
+  for (const optimizerState of ["float32", "bfloat16"] as const)
+    it(`resumes from a checkpoint onto exactly the same curve (AdamW moments in ${optimizerState})`, async () => {
+      const options = {
+        optimizerState,
+        data,
+        init: small,
+        epochs: 2,
+        context: 128,
+        batchTokens: 512,
+        seed: 5,
+        quiet: true,
+        checkpointEvery: 3,
+      };
+      const full = await train({ ...options, out: path.join(dir, `full-${optimizerState}`) });
+      const out = path.join(dir, `stopped-${optimizerState}`);
+      let steps = 0;
+      const partial = await train({ ...options, out }, { shouldStop: () => steps++ >= 5 });
+      assert.equal(partial.steps, 5);
+      // the checkpoint holds the moments as the run keeps them: bf16 bits are written as they are
+      const header = safetensorsHeader(path.join(out, "checkpoint", "optimizer.safetensors"));
+      const dtypes = new Set(Object.values(header).map((e) => e.dtype));
+      assert.deepEqual([...dtypes], [optimizerState === "bfloat16" ? "BF16" : "F32"]);
+      const resumed = await train({ ...options, out, resume: true });
+      assert.equal(resumed.steps, full.steps);
+      assert.deepEqual(
+        metricsOf(out),
+        metricsOf(path.join(dir, `full-${optimizerState}`)).map((m, i) => ({
+          ...m,
+          ...(m.elapsed_s === undefined
+            ? {}
+            : { elapsed_s: metricsOf(out)[i].elapsed_s, tokens_per_s: metricsOf(out)[i].tokens_per_s }),
+        })),
+      );
+    });
 
   it("puts loss on the assistant's tokens only: prompt tokens get no gradient", async () => {
     const tokenizer = loadTokenizer(path.join(dir, "a"));

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { AdamW } from "../engine/optim.ts";
+import type { AdamW } from "../engine/optim.ts";
 import { trainStep } from "../engine/step.ts";
 import { modelDims } from "../model/config.ts";
 import { saveModelFolder } from "../model/hfFolder.ts";
@@ -26,7 +26,7 @@ import {
 } from "./options.ts";
 import { batchOf, packExamples, planRows } from "./pack.ts";
 import { learningRate } from "./schedule.ts";
-import { declaredLayers, initStudent, resumeStudent, type Student } from "./student.ts";
+import { declaredLayers, initStudent, resumeStudent, type Student, studentOptimizer } from "./student.ts";
 import { attachTeacherLogprobs, percent, type TeacherCoverage } from "./teacherLogprobs.ts";
 
 export interface TrainSummary {
@@ -95,12 +95,7 @@ export async function train(
   const decoder = new TrainableDecoder(student.model, student.lora?.adapters);
   decoder.checkpointedLayers = recomputed;
   if (teacher) decoder.distill = { alpha: o.kdAlpha, temperature: o.kdTemperature, divergence: "forward" };
-  const opt = new AdamW(decoder.params, {
-    lr: plan.peak,
-    weightDecay: o.weightDecay,
-    // no decay on norms and biases, as HF Trainer and TRL do
-    decay: (name) => !name.endsWith("norm.weight") && !name.endsWith(".bias"),
-  });
+  const opt = studentOptimizer(decoder.params, o, plan.peak);
   student.restore?.(opt);
   const loop: TrainLoop = {
     o,
@@ -198,6 +193,7 @@ function fittingTokens(
   const fit = fittingMicroBatchTokens(modelDims(student.model.config), {
     parameters,
     trainable,
+    momentBytes: o.optimizerState === "bfloat16" ? 2 : 4,
     checkpointedLayers,
     context,
   });

@@ -222,6 +222,18 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
+napi_value AdamWBf16(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  const long n = a.integer(4);
+  float *p = a.f32(0, n, "p"), *g = a.f32(1, n, "g");
+  uint16_t* m = a.array<uint16_t>(2, napi_uint16_array, n, "m");
+  uint16_t* v = a.array<uint16_t>(3, napi_uint16_array, n, "v");
+  if (a.failed) return nullptr;
+  ops::adamwBf16(p, g, m, v, n, (float)a.num(5), (float)a.num(6), (float)a.num(7), (float)a.num(8),
+                 (float)a.num(9), a.num(10), (uint32_t)a.num(11));
+  return undefinedValue(env);
+}
+
 napi_value SumSquares(napi_env env, napi_callback_info info) {
   Args a(env, info);
   const long n = a.integer(1);
@@ -309,6 +321,7 @@ napi_value Init(napi_env env, napi_value exports) {
              {"swigluBackward", SwigluBackward},
              {"crossEntropy", CrossEntropy},
              {"adamw", AdamW},
+             {"adamwBf16", AdamWBf16},
              {"add", Add},
              {"accumulate", Accumulate},
              {"sumSquares", SumSquares},

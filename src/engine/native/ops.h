@@ -6,6 +6,8 @@
 #include <omp.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "gemm.h"
@@ -350,6 +352,85 @@ static void adamw(float* p, const float* g, float* m, float* v, long n, float lr
     v[i] = vi;
     p[i] = p[i] * decay - stepSize * mi / (std::sqrt(vi) / bc2sqrt + eps);
   }
+}
+
+// A counter-based hash (lowbias32): the same random bits for element i whatever the thread count, so a
+// bf16-state update is reproducible and a resumed run continues exactly.
+static inline uint32_t hash32(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
+}
+
+// bf16 of x, rounded up in magnitude with probability equal to the dropped fraction (16 random bits):
+// unbiased, so a moment's small increments (v's (1-β2)·g² is below bf16's 2^-8 resolution) add up on
+// average instead of being rounded away.
+static inline uint16_t stochasticBf16(float x, uint32_t random16) {
+  uint32_t b;
+  std::memcpy(&b, &x, 4);
+  return (uint16_t)((b + random16) >> 16);
+}
+
+static inline float widenBf16(uint16_t h) {
+  const uint32_t b = (uint32_t)h << 16;
+  float x;
+  std::memcpy(&x, &b, 4);
+  return x;
+}
+
+// adamw with both moments stored as bfloat16 bits (half the optimizer's memory), stochastically
+// rounded; the arithmetic is float32 as in adamw. Eight lanes at a time: the scalar form below is the
+// definition (and the tail).
+static void adamwBf16(float* p, const float* g, uint16_t* m, uint16_t* v, long n, float lr, float b1, float b2,
+                      float eps, float wd, double step, uint32_t seed) {
+  const float bc1 = 1.f - (float)std::pow((double)b1, step);
+  const float bc2sqrt = (float)std::sqrt(1.0 - std::pow((double)b2, step));
+  const float stepSize = lr / bc1, decay = 1.f - lr * wd;
+  auto scalar = [&](long i) {
+    const float mi = b1 * widenBf16(m[i]) + (1.f - b1) * g[i];
+    const float vi = b2 * widenBf16(v[i]) + (1.f - b2) * g[i] * g[i];
+    const uint32_t r = hash32((uint32_t)i * 0x9e3779b9u + seed);
+    m[i] = stochasticBf16(mi, r >> 16);
+    v[i] = stochasticBf16(vi, r & 0xffffu);
+    p[i] = p[i] * decay - stepSize * mi / (std::sqrt(vi) / bc2sqrt + eps);
+  };
+  const long blocks = n / 8;
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (long blk = 0; blk < blocks; blk++) {
+    const long i = blk * 8;
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    auto widen8 = [](const uint16_t* h) {
+      const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)h));
+      return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+    };
+    const __m256 gi = _mm256_loadu_ps(g + i);
+    const __m256 mi = _mm256_fmadd_ps(_mm256_set1_ps(b1), widen8(m + i), _mm256_mul_ps(_mm256_set1_ps(1.f - b1), gi));
+    const __m256 vi = _mm256_fmadd_ps(_mm256_set1_ps(b2), widen8(v + i),
+                                      _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(1.f - b2), gi), gi));
+    // hash32 of (i + lane)·φ + seed, lane-wise
+    __m256i x = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_add_epi32(_mm256_set1_epi32((int)(uint32_t)i), lanes),
+                                                    _mm256_set1_epi32((int)0x9e3779b9u)),
+                                 _mm256_set1_epi32((int)seed));
+    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
+    x = _mm256_mullo_epi32(x, _mm256_set1_epi32(0x7feb352d));
+    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
+    x = _mm256_mullo_epi32(x, _mm256_set1_epi32((int)0x846ca68bu));
+    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
+    auto store8 = [](uint16_t* h, __m256 val, __m256i random16) {
+      const __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_castps_si256(val), random16), 16);
+      const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08);
+      _mm_storeu_si128((__m128i*)h, _mm256_castsi256_si128(packed));
+    };
+    store8(m + i, mi, _mm256_srli_epi32(x, 16));
+    store8(v + i, vi, _mm256_and_si256(x, _mm256_set1_epi32(0xffff)));
+    const __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vi), _mm256_set1_ps(bc2sqrt)), _mm256_set1_ps(eps));
+    const __m256 pi = _mm256_mul_ps(_mm256_loadu_ps(p + i), _mm256_set1_ps(decay));
+    _mm256_storeu_ps(p + i, _mm256_sub_ps(pi, _mm256_div_ps(_mm256_mul_ps(_mm256_set1_ps(stepSize), mi), denom)));
+  }
+  for (long i = blocks * 8; i < n; i++) scalar(i);
 }
 
 }  // namespace ops
