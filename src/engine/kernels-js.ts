@@ -229,10 +229,7 @@ export const jsKernels: Kernels = {
   },
 
   adamw(p, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step) {
-    const bc1 = 1 - beta1 ** step;
-    const bc2sqrt = Math.sqrt(1 - beta2 ** step);
-    const stepSize = lr / bc1;
-    const decay = 1 - lr * weightDecay;
+    const { stepSize, bc2sqrt, decay } = adamwScalars(lr, beta1, beta2, weightDecay, step);
     for (let i = 0; i < n; i++) {
       const gi = g[i]!;
       const mi = beta1 * m[i]! + (1 - beta1) * gi;
@@ -244,10 +241,7 @@ export const jsKernels: Kernels = {
   },
 
   adamwBf16(p, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step, seed) {
-    const bc1 = 1 - beta1 ** step;
-    const bc2sqrt = Math.sqrt(1 - beta2 ** step);
-    const stepSize = lr / bc1;
-    const decay = 1 - lr * weightDecay;
+    const { stepSize, bc2sqrt, decay } = adamwScalars(lr, beta1, beta2, weightDecay, step);
     for (let i = 0; i < n; i++) {
       const gi = g[i]!;
       const mi = beta1 * widenBf16(m[i]!) + (1 - beta1) * gi;
@@ -277,6 +271,15 @@ export const jsKernels: Kernels = {
     for (let i = 0; i < n; i++) x[i]! *= s;
   },
 };
+
+/** An AdamW step's bias corrections and decoupled decay factor, shared by both moment kinds. */
+function adamwScalars(lr: number, beta1: number, beta2: number, weightDecay: number, step: number) {
+  return {
+    stepSize: lr / (1 - beta1 ** step),
+    bc2sqrt: Math.sqrt(1 - beta2 ** step),
+    decay: 1 - lr * weightDecay,
+  };
+}
 
 /** The native kernels' counter-based hash (lowbias32), on uint32s. */
 function hash32(x: number): number {

@@ -303,7 +303,7 @@ constexpr int GEMV_MAX_ROWS = 32;
 // `ahead`: floats from a row of this group to the same row of the next one, whose lines are prefetched
 // into L2 while this group runs. A group reads 8G short rows side by side (a 10M student's are 1.5 KB),
 // too many streams too short for the hardware prefetcher: measured on the AVX2 VM, one thread, a
-// 16,384 × 384 W from DRAM, 5–6 GB/s without, 12–14 with (a plain AVX2 sum: 9–12).
+// 16,384 × 384 W from DRAM, six interleaved runs, 5–10 GB/s without, 10–19 with (a plain AVX2 sum: 9–12).
 template <int M, int G>
 static inline void gemv8(int k, const float* a, long ars, const float* const* w, long ahead, float* c, long crs,
                          bool accumulate) {
